@@ -1,0 +1,112 @@
+#include "codec/record_marking.h"
+
+#include <algorithm>
+#include <new>
+
+#include "codec/byteswap.h"
+
+namespace ringrpc::xdr {
+
+namespace {
+constexpr uint32_t kLastBit = 0x80000000u;
+
+bool looks_like_text(const uint8_t h[4]) {
+  for (int i = 0; i < 4; ++i) {
+    if (h[i] < 0x20 || h[i] > 0x7e) return false;
+  }
+  return true;
+}
+}  // namespace
+
+bool RecordReader::fail_too_large(uint64_t len, const uint8_t header[4]) noexcept {
+  // "GET " read as a record mark announces 1.2 GB: say what is probably going on.
+  err_ = {XdrErrc::kRecordTooLarge,
+          static_cast<uint32_t>(std::min<size_t>(record_len_, UINT32_MAX)), len,
+          options_.max_record,
+          looks_like_text(header) ? "record (its mark is ASCII text: is the peer speaking HTTP "
+                                    "or another text protocol?)"
+                                  : "record"};
+  return false;
+}
+
+RecordReader::Status RecordReader::next(std::span<const uint8_t>& in, Record& out) noexcept {
+  if (!err_.ok()) return Status::kError;
+  if (clear_pending_) {
+    storage_.clear();
+    clear_pending_ = false;
+  }
+  for (;;) {
+    if (!in_fragment_) {
+      // Fast path: at a record boundary with a whole single-fragment record in the chunk.
+      if (header_have_ == 0 && fragments_ == 0 && in.size() >= 4) {
+        const uint32_t h = load_be32(in.data());
+        const uint32_t len = h & ~kLastBit;
+        if (len > options_.max_record) {
+          fail_too_large(len, in.data());
+          return Status::kError;
+        }
+        if ((h & kLastBit) != 0 && in.size() - 4 >= len) {
+          out = {in.subspan(4, len), true, 1};
+          in = in.subspan(4 + size_t{len});
+          return Status::kRecord;
+        }
+      }
+      while (header_have_ < 4 && !in.empty()) {
+        header_[header_have_++] = in.front();
+        in = in.subspan(1);
+      }
+      if (header_have_ < 4) return Status::kNeedMore;
+      header_have_ = 0;
+      const uint32_t h = load_be32(header_);
+      const uint32_t len = h & ~kLastBit;
+      if (uint64_t{record_len_} + len > options_.max_record) {
+        fail_too_large(uint64_t{record_len_} + len, header_);
+        return Status::kError;
+      }
+      last_ = (h & kLastBit) != 0;
+      frag_left_ = len;
+      in_fragment_ = true;
+      ++fragments_;
+    }
+    const size_t k = std::min<size_t>(frag_left_, in.size());
+    if (k != 0) {
+      // Storage grows with the bytes that arrived (vector doubling), never with a declared length.
+      try {
+        storage_.insert(storage_.end(), in.begin(), in.begin() + static_cast<ptrdiff_t>(k));
+      } catch (const std::bad_alloc&) {
+        err_ = {XdrErrc::kNoSpace, static_cast<uint32_t>(std::min<size_t>(record_len_, UINT32_MAX)),
+                record_len_ + k, 0, "record"};
+        return Status::kError;
+      }
+      in = in.subspan(k);
+      frag_left_ -= static_cast<uint32_t>(k);
+      record_len_ += k;
+    }
+    if (frag_left_ != 0) return Status::kNeedMore;
+    in_fragment_ = false;
+    if (last_) {
+      out = {std::span<const uint8_t>(storage_.data(), record_len_), false, fragments_};
+      record_len_ = 0;
+      fragments_ = 0;
+      clear_pending_ = true;
+      return Status::kRecord;
+    }
+  }
+}
+
+std::vector<uint8_t> RecordReader::take() noexcept {
+  std::vector<uint8_t> taken;
+  if (clear_pending_) {
+    taken.swap(storage_);
+    clear_pending_ = false;
+  }
+  return taken;
+}
+
+void RecordReader::release_memory() noexcept {
+  if (mid_record()) return;
+  std::vector<uint8_t>().swap(storage_);
+  clear_pending_ = false;
+}
+
+}  // namespace ringrpc::xdr
