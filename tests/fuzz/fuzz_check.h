@@ -1,0 +1,14 @@
+// A check that stays on in release builds: a property violated under the fuzzer must crash so
+// libFuzzer records the input.
+#pragma once
+
+#include <cstdio>
+#include <cstdlib>
+
+#define FUZZ_CHECK(cond)                                                                     \
+  do {                                                                                       \
+    if (!(cond)) {                                                                           \
+      std::fprintf(stderr, "fuzz property failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
+      std::abort();                                                                          \
+    }                                                                                        \
+  } while (0)
