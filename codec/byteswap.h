@@ -96,7 +96,7 @@ inline const SwapKernelImpl& kernel() noexcept {
   return k != nullptr ? *k : active_swap_kernel();
 }
 // Up to this many bytes, an inline bswap loop beats the call into a SIMD kernel.
-inline constexpr size_t kInlineSwapBytes = 64;
+inline constexpr size_t kInlineSwapBytes = 16;
 }  // namespace internal
 
 inline void swap32_n(const void* src, void* dst, size_t n) noexcept {

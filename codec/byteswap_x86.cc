@@ -52,7 +52,7 @@ __attribute__((target("ssse3"))) void ssse3_swap32(const void* src, void* dst, s
   auto* d = static_cast<uint8_t*>(dst);
   const size_t vec_bytes = (n * 4) & ~size_t{15};
   ssse3_swap(s, d, vec_bytes, _mm_setr_epi8(RINGRPC_MASK32));
-  scalar_swap32(s + vec_bytes, d + vec_bytes, n - vec_bytes / 4);
+  if (vec_bytes != n * 4) scalar_swap32(s + vec_bytes, d + vec_bytes, n - vec_bytes / 4);
 }
 
 __attribute__((target("ssse3"))) void ssse3_swap64(const void* src, void* dst, size_t n) noexcept {
@@ -60,7 +60,7 @@ __attribute__((target("ssse3"))) void ssse3_swap64(const void* src, void* dst, s
   auto* d = static_cast<uint8_t*>(dst);
   const size_t vec_bytes = (n * 8) & ~size_t{15};
   ssse3_swap(s, d, vec_bytes, _mm_setr_epi8(RINGRPC_MASK64));
-  scalar_swap64(s + vec_bytes, d + vec_bytes, n - vec_bytes / 8);
+  if (vec_bytes != n * 8) scalar_swap64(s + vec_bytes, d + vec_bytes, n - vec_bytes / 8);
 }
 
 __attribute__((target("avx2"))) void avx2_swap(const uint8_t* s, uint8_t* d, size_t bytes,
@@ -92,7 +92,7 @@ __attribute__((target("avx2"))) void avx2_swap32(const void* src, void* dst, siz
   auto* d = static_cast<uint8_t*>(dst);
   const size_t vec_bytes = (n * 4) & ~size_t{15};
   avx2_swap(s, d, vec_bytes, _mm256_setr_epi8(RINGRPC_MASK32, RINGRPC_MASK32));
-  scalar_swap32(s + vec_bytes, d + vec_bytes, n - vec_bytes / 4);
+  if (vec_bytes != n * 4) scalar_swap32(s + vec_bytes, d + vec_bytes, n - vec_bytes / 4);
 }
 
 __attribute__((target("avx2"))) void avx2_swap64(const void* src, void* dst, size_t n) noexcept {
@@ -100,7 +100,7 @@ __attribute__((target("avx2"))) void avx2_swap64(const void* src, void* dst, siz
   auto* d = static_cast<uint8_t*>(dst);
   const size_t vec_bytes = (n * 8) & ~size_t{15};
   avx2_swap(s, d, vec_bytes, _mm256_setr_epi8(RINGRPC_MASK64, RINGRPC_MASK64));
-  scalar_swap64(s + vec_bytes, d + vec_bytes, n - vec_bytes / 8);
+  if (vec_bytes != n * 8) scalar_swap64(s + vec_bytes, d + vec_bytes, n - vec_bytes / 8);
 }
 
 // AVX-512 handles the tail with a masked load and store, so no scalar loop runs at all; the

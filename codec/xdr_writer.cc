@@ -10,7 +10,7 @@ namespace ringrpc::xdr {
 std::vector<uint8_t> OutMessage::flatten() const {
   std::vector<uint8_t> bytes;
   bytes.reserve(size_);
-  for (const iovec& v : iov_) {
+  for (const iovec& v : iov()) {
     const auto* p = static_cast<const uint8_t*>(v.iov_base);
     bytes.insert(bytes.end(), p, p + v.iov_len);
   }
@@ -49,7 +49,7 @@ bool XdrWriter::next_segment(const char* what) noexcept {
   cur_ = b.data();
   seg_end_ = cur_ + b.capacity();
   seg_base_ = iov_start_ = frag_base_ = cur_;
-  out_.buffers_.push_back(std::move(b));
+  out_.add_buffer(std::move(b));
   set_limit();
   return true;
 }
@@ -138,7 +138,7 @@ bool XdrWriter::put_opaque_ref(std::span<const uint8_t> data, uint32_t max,
     }
     const size_t k = std::min(n, frag_left_);
     close_iov();
-    out_.iov_.push_back({const_cast<uint8_t*>(p), k});
+    out_.add_iov({const_cast<uint8_t*>(p), k});
     out_.size_ += k;
     bytes_before_ += static_cast<size_t>(cur_ - seg_base_) + k;
     seg_base_ = cur_;

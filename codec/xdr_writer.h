@@ -43,8 +43,10 @@ struct EncodeOptions {
 };
 
 // An encoded message: the iovecs to send and the pooled buffers they point into. Move-only.
-// clear() returns the buffers and keeps the vectors' capacity, so a reused OutMessage costs no
-// allocation. Referenced external data (put_opaque_ref) is not owned: it must outlive the send.
+// The first few iovecs and the first buffer are stored inline, so the common message (one
+// buffer, one iovec) costs no vector operation at all; longer ones spill into vectors, which
+// clear() empties but keeps, so a reused OutMessage allocates nothing in the steady state.
+// Referenced external data (put_opaque_ref) is not owned: it must outlive the send.
 class OutMessage {
  public:
   OutMessage() = default;
@@ -53,12 +55,17 @@ class OutMessage {
   OutMessage(const OutMessage&) = delete;
   OutMessage& operator=(const OutMessage&) = delete;
 
-  std::span<const iovec> iov() const noexcept { return iov_; }
+  std::span<const iovec> iov() const noexcept {
+    if (niov_ <= kInlineIov) return {iov_inline_, niov_};
+    return iov_spilled_;
+  }
   size_t size() const noexcept { return size_; }  // bytes to send, record marks included
-  bool empty() const noexcept { return iov_.empty(); }
+  bool empty() const noexcept { return niov_ == 0 && !first_buffer_; }
   void clear() noexcept {
-    iov_.clear();
-    buffers_.clear();
+    first_buffer_.reset();
+    if (!more_buffers_.empty()) more_buffers_.clear();
+    if (niov_ > kInlineIov) iov_spilled_.clear();
+    niov_ = 0;
     size_ = 0;
   }
   // The whole message as contiguous bytes (tests, diagnostics, datagram fallback).
@@ -66,8 +73,30 @@ class OutMessage {
 
  private:
   friend class XdrWriter;
-  std::vector<iovec> iov_;
-  std::vector<Buffer> buffers_;
+  static constexpr size_t kInlineIov = 4;
+
+  void add_iov(const iovec& v) {
+    if (niov_ < kInlineIov) [[likely]] {
+      iov_inline_[niov_++] = v;
+      return;
+    }
+    if (niov_ == kInlineIov) iov_spilled_.assign(iov_inline_, iov_inline_ + kInlineIov);
+    iov_spilled_.push_back(v);
+    ++niov_;
+  }
+  void add_buffer(Buffer&& b) {
+    if (!first_buffer_) [[likely]] {
+      first_buffer_ = std::move(b);
+    } else {
+      more_buffers_.push_back(std::move(b));
+    }
+  }
+
+  iovec iov_inline_[kInlineIov];
+  size_t niov_ = 0;
+  std::vector<iovec> iov_spilled_;  // all iovecs, once there are more than kInlineIov
+  Buffer first_buffer_;
+  std::vector<Buffer> more_buffers_;
   size_t size_ = 0;
 };
 
@@ -94,7 +123,7 @@ class XdrWriter {
     }
     cur_ = iov_start_ = b.data();
     seg_end_ = cur_ + b.capacity();
-    out_.buffers_.push_back(std::move(b));
+    out_.add_buffer(std::move(b));
     if (record_mark_) {
       header_ = cur_;
       cur_ += 4;
@@ -229,7 +258,7 @@ class XdrWriter {
 
   // Ends the message: closes the last iovec and writes the final record mark. The OutMessage is
   // then ready to send. Returns ok().
-  bool finish() noexcept {
+  [[gnu::always_inline]] bool finish() noexcept {
     if (finished_ || !ok()) [[unlikely]]
       return ok();
     finished_ = true;
@@ -269,7 +298,7 @@ class XdrWriter {
   void close_iov() noexcept {
     if (cur_ != iov_start_) {
       const size_t len = static_cast<size_t>(cur_ - iov_start_);
-      out_.iov_.push_back({iov_start_, len});
+      out_.add_iov({iov_start_, len});
       out_.size_ += len;
     }
     iov_start_ = cur_;
