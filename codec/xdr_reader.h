@@ -204,10 +204,15 @@ class XdrReader {
                  const char* what = "array<>") noexcept {
     const size_t at = offset();
     if (!get_u32(n, what)) return false;
-    if (n > max) [[unlikely]]
-      return fail_at(at, XdrErrc::kLengthOverMax, n, max, what);
-    if (uint64_t{n} * min_item_bytes > remaining()) [[unlikely]] {
-      return fail_at(at, XdrErrc::kLengthOverData, uint64_t{n} * min_item_bytes, remaining(), what);
+    const uint32_t count = n;
+    if (count > max) [[unlikely]] {
+      n = 0;
+      return fail_at(at, XdrErrc::kLengthOverMax, count, max, what);
+    }
+    if (uint64_t{count} * min_item_bytes > remaining()) [[unlikely]] {
+      n = 0;
+      return fail_at(at, XdrErrc::kLengthOverData, uint64_t{count} * min_item_bytes, remaining(),
+                     what);
     }
     return true;
   }
@@ -231,6 +236,10 @@ class XdrReader {
     static_assert(sizeof(T) == 4 || sizeof(T) == 8, "XDR numbers are 4 or 8 bytes");
     if (n > remaining() / sizeof(T)) [[unlikely]]
       return truncated(n * sizeof(T), what);
+    if (n == 0) {  // nothing to allocate: a fresh arena would take a whole block for it
+      v = {};
+      return true;
+    }
     T* dst = arena.allocate_array<T>(n);
     if (dst == nullptr && n != 0) [[unlikely]]
       return no_space(n * sizeof(T), what);

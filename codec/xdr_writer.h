@@ -17,6 +17,7 @@
 
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -50,8 +51,24 @@ struct EncodeOptions {
 class OutMessage {
  public:
   OutMessage() = default;
-  OutMessage(OutMessage&&) noexcept = default;
-  OutMessage& operator=(OutMessage&&) noexcept = default;
+  // A moved-from OutMessage is empty (not merely valid): it must not still list iovecs into
+  // buffers it no longer owns.
+  OutMessage(OutMessage&& o) noexcept { *this = std::move(o); }
+  OutMessage& operator=(OutMessage&& o) noexcept {
+    if (this != &o) {
+      std::copy(o.iov_inline_, o.iov_inline_ + kInlineIov, iov_inline_);
+      niov_ = o.niov_;
+      iov_spilled_ = std::move(o.iov_spilled_);
+      first_buffer_ = std::move(o.first_buffer_);
+      more_buffers_ = std::move(o.more_buffers_);
+      size_ = o.size_;
+      o.iov_spilled_.clear();
+      o.more_buffers_.clear();
+      o.niov_ = 0;
+      o.size_ = 0;
+    }
+    return *this;
+  }
   OutMessage(const OutMessage&) = delete;
   OutMessage& operator=(const OutMessage&) = delete;
 
@@ -92,7 +109,7 @@ class OutMessage {
     }
   }
 
-  iovec iov_inline_[kInlineIov];
+  iovec iov_inline_[kInlineIov] = {};
   size_t niov_ = 0;
   std::vector<iovec> iov_spilled_;  // all iovecs, once there are more than kInlineIov
   Buffer first_buffer_;

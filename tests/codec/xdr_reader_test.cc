@@ -197,11 +197,13 @@ TEST(XdrReaderTest, CountIsBoundedByMaxAndByData) {
   XdrReader a(over_max);
   EXPECT_FALSE(a.get_count(n, 16));
   EXPECT_EQ(a.error().code, XdrErrc::kLengthOverMax);
+  EXPECT_EQ(n, 0u);  // a refused count never reaches the caller's loop
   // A count of a billion items with 8 bytes behind it never reaches the caller's loop.
   auto over_data = from_hex("3b9aca00 00000001 00000002");
   XdrReader b(over_data);
   EXPECT_FALSE(b.get_count(n, 0xffffffffu, 4));
   EXPECT_EQ(b.error().code, XdrErrc::kLengthOverData);
+  EXPECT_EQ(n, 0u);
 }
 
 TEST(XdrReaderTest, NumberArrays) {

@@ -142,6 +142,30 @@ TEST(XdrWriterTest, RefusesWhatTheStrictDecoderRefuses) {
   EXPECT_EQ(e.code, XdrErrc::kEncodeOverMax);
 }
 
+TEST(XdrWriterTest, MovingAMessageLeavesTheSourceEmpty) {
+  BufferPool pool(BufferPool::Options{64, 8, 0});
+  OutMessage a;
+  const std::vector<uint8_t> data(300, 7);  // referenced below: must outlive the messages
+  {
+    XdrWriter w(pool, a);  // several buffers, more than four iovecs
+    ASSERT_TRUE(w.put_opaque(data, 1000) && w.put_opaque_ref(data, 1000) && w.finish());
+  }
+  const auto bytes = a.flatten();
+  ASSERT_GT(a.iov().size(), 4u);
+  OutMessage b(std::move(a));
+  EXPECT_TRUE(a.empty());  // NOLINT(bugprone-use-after-move): the contract under test
+  EXPECT_EQ(a.iov().size(), 0u);
+  EXPECT_EQ(b.flatten(), bytes);
+  OutMessage c;
+  c = std::move(b);
+  EXPECT_TRUE(b.empty());  // NOLINT(bugprone-use-after-move)
+  EXPECT_EQ(c.flatten(), bytes);
+  const size_t in_use = pool.buffers_in_use();
+  EXPECT_GT(in_use, 1u);
+  c.clear();
+  EXPECT_EQ(pool.buffers_in_use(), 0u);
+}
+
 TEST(XdrWriterTest, PoolExhaustionIsAnErrorNotACrash) {
   BufferPool pool(BufferPool::Options{64, 1, 1});
   OutMessage msg;
