@@ -16,6 +16,10 @@
 #include <cstring>
 #include <span>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace ringrpc::xdr {
 
 static_assert(std::endian::native == std::endian::little,
@@ -95,42 +99,53 @@ inline const SwapKernelImpl& kernel() noexcept {
   const SwapKernelImpl* k = g_active_kernel;
   return k != nullptr ? *k : active_swap_kernel();
 }
-// Up to this many bytes, an inline bswap loop beats the call into a SIMD kernel.
-inline constexpr size_t kInlineSwapBytes = 16;
+// Up to this many bytes an inline swap beats the call into a dispatched SIMD kernel.
+inline constexpr size_t kInlineSwapBytes = 64;
+
+// Inline swap for short arrays. On x86-64, SSE2 (always present) swaps 16 bytes at a time: bytes
+// within 16-bit lanes by shifts, then 16-bit halves by pshuflw/pshufhw (and 32-bit halves for
+// 8-byte items); the few bytes left go through 64-bit bswap. Elsewhere, 64-bit bswap only.
+template <size_t kItem>
+inline void swap_short(const uint8_t* s, uint8_t* d, size_t n) noexcept {
+  const size_t bytes = n * kItem;
+  size_t i = 0;
+#if defined(__SSE2__)
+  for (; i + 16 <= bytes; i += 16) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
+    v = _mm_or_si128(_mm_slli_epi16(v, 8), _mm_srli_epi16(v, 8));
+    v = _mm_shufflehi_epi16(_mm_shufflelo_epi16(v, 0xB1), 0xB1);
+    if constexpr (kItem == 8) v = _mm_shuffle_epi32(v, 0xB1);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i), v);
+  }
+#endif
+  for (; i + 8 <= bytes; i += 8) {
+    uint64_t v;
+    std::memcpy(&v, s + i, 8);
+    v = __builtin_bswap64(v);
+    if constexpr (kItem == 4) v = std::rotl(v, 32);  // bswap64 also swapped the pair
+    std::memcpy(d + i, &v, 8);
+  }
+  if constexpr (kItem == 4) {
+    if (i < bytes) {
+      uint32_t v;
+      std::memcpy(&v, s + i, 4);
+      v = __builtin_bswap32(v);
+      std::memcpy(d + i, &v, 4);
+    }
+  }
+}
 }  // namespace internal
 
 inline void swap32_n(const void* src, void* dst, size_t n) noexcept {
   if (n * 4 <= internal::kInlineSwapBytes) {
-    // Two items per 64-bit swap: bswap64 reverses the pair, the rotate puts it back in order.
-    const auto* s = static_cast<const uint8_t*>(src);
-    auto* d = static_cast<uint8_t*>(dst);
-    size_t i = 0;
-    for (; i + 2 <= n; i += 2) {
-      uint64_t v;
-      std::memcpy(&v, s + 4 * i, 8);
-      v = std::rotl(__builtin_bswap64(v), 32);
-      std::memcpy(d + 4 * i, &v, 8);
-    }
-    if (i < n) {
-      uint32_t v;
-      std::memcpy(&v, s + 4 * i, 4);
-      v = __builtin_bswap32(v);
-      std::memcpy(d + 4 * i, &v, 4);
-    }
+    internal::swap_short<4>(static_cast<const uint8_t*>(src), static_cast<uint8_t*>(dst), n);
     return;
   }
   internal::kernel().swap32(src, dst, n);
 }
 inline void swap64_n(const void* src, void* dst, size_t n) noexcept {
   if (n * 8 <= internal::kInlineSwapBytes) {
-    const auto* s = static_cast<const uint8_t*>(src);
-    auto* d = static_cast<uint8_t*>(dst);
-    for (size_t i = 0; i < n; ++i) {
-      uint64_t v;
-      std::memcpy(&v, s + 8 * i, 8);
-      v = __builtin_bswap64(v);
-      std::memcpy(d + 8 * i, &v, 8);
-    }
+    internal::swap_short<8>(static_cast<const uint8_t*>(src), static_cast<uint8_t*>(dst), n);
     return;
   }
   internal::kernel().swap64(src, dst, n);

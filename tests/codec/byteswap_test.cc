@@ -88,6 +88,40 @@ TEST(ByteswapTest, DispatchPicksAnAvailableKernel) {
   std::printf("; active: %s\n", active.name);
 }
 
+// swap32_n/swap64_n swap short arrays inline (SSE2 plus 64-bit bswap) instead of calling a
+// kernel; that path must agree with the reference too, around every size boundary it has.
+TEST(ByteswapTest, InlineShortPathMatchesScalar) {
+  const std::vector<uint8_t> input = random_bytes(40 * 8 + 16, 9);
+  for (size_t item : {4u, 8u}) {
+    for (size_t n = 0; n <= 40; ++n) {
+      for (size_t mis = 0; mis < 16; ++mis) {
+        std::vector<uint8_t> expect(n * item), got(n * item + 16, kGuardByte);
+        if (item == 4) {
+          internal::scalar_swap32(input.data() + mis, expect.data(), n);
+          swap32_n(input.data() + mis, got.data() + 8, n);
+        } else {
+          internal::scalar_swap64(input.data() + mis, expect.data(), n);
+          swap64_n(input.data() + mis, got.data() + 8, n);
+        }
+        ASSERT_TRUE(std::equal(expect.begin(), expect.end(), got.begin() + 8))
+            << "item " << item << " n " << n << " +" << mis;
+        for (size_t g = 0; g < 8; ++g) {
+          ASSERT_EQ(got[g], kGuardByte);
+          ASSERT_EQ(got[8 + n * item + g], kGuardByte);
+        }
+        std::vector<uint8_t> inplace(input.begin() + static_cast<ptrdiff_t>(mis),
+                                     input.begin() + static_cast<ptrdiff_t>(mis + n * item));
+        if (item == 4) {
+          swap32_n(inplace.data(), inplace.data(), n);
+        } else {
+          swap64_n(inplace.data(), inplace.data(), n);
+        }
+        ASSERT_EQ(inplace, expect) << "in place, item " << item << " n " << n;
+      }
+    }
+  }
+}
+
 TEST(ByteswapTest, HasZeroByteFindsEveryPosition) {
   for (size_t n = 0; n <= 100; ++n) {
     std::vector<uint8_t> v(n + 16, 0);  // zeros around the range must not count
