@@ -19,9 +19,14 @@
 
 #include "codec/byteswap.h"
 
-namespace ringrpc::xdr::raw {
+namespace ringrpc::xdr {
 
+// Padding after n bytes of opaque or string data (RFC 4506: items are multiples of 4 bytes).
 constexpr size_t pad4(size_t n) noexcept { return (4 - (n & 3)) & 3; }
+
+}  // namespace ringrpc::xdr
+
+namespace ringrpc::xdr::raw {
 // Encoded size of opaque<>/string<> data of n bytes, length word included.
 constexpr size_t opaque_size(size_t n) noexcept { return 4 + n + pad4(n); }
 

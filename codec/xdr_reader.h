@@ -36,6 +36,7 @@
 #include "codec/check.h"
 #include "codec/quadruple.h"
 #include "codec/xdr_error.h"
+#include "codec/xdr_raw.h"
 
 namespace ringrpc::xdr {
 
@@ -43,9 +44,6 @@ struct DecodeOptions {
   bool strict = true;
   uint32_t max_depth = 64;  // nesting of structs/unions/optional data a decoder may enter
 };
-
-// Padding after n bytes of opaque or string data.
-constexpr size_t pad4(size_t n) noexcept { return (4 - (n & 3)) & 3; }
 
 class XdrReader {
  public:

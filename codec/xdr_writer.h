@@ -30,6 +30,7 @@
 #include "codec/byteswap.h"
 #include "codec/quadruple.h"
 #include "codec/xdr_error.h"
+#include "codec/xdr_raw.h"
 
 namespace ringrpc::xdr {
 
@@ -300,7 +301,6 @@ class XdrWriter {
     static constexpr uint8_t kZero[4] = {0, 0, 0, 0};
     return put_bytes(kZero, pad4(n), "padding");
   }
-  static constexpr size_t pad4(size_t n) noexcept { return (4 - (n & 3)) & 3; }
   static bool has_nul(std::string_view s) noexcept { return has_zero_byte(s.data(), s.size()); }
 
   [[noreturn]] static void bad_arguments() noexcept;
