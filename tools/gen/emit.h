@@ -1,0 +1,32 @@
+// The C++ back end of ringrpc-gen: turns a checked Spec into one header and one source file.
+// The shape of the generated code is described in tools/gen/DESIGN.md.
+//
+// Threading: a pure function of its inputs.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "tools/gen/ast.h"
+
+namespace ringrpc::gen {
+
+struct EmitOptions {
+  std::string ns;                     // C++ namespace, may be nested (a::b)
+  std::string header_name;            // how the source includes the header, e.g. "mount.h"
+  std::string input_name;             // the .x file, for the banner
+  std::vector<std::string> includes;  // headers of imported .x files
+};
+
+struct Output {
+  std::string header;
+  std::string source;
+};
+
+Output emit_cpp(const Spec& spec, const EmitOptions& options);
+
+// A .x name as a C++ identifier: C++ keywords and the names the generated code reserves for
+// itself (view, codec, xdr, std, ringrpc) get a trailing underscore.
+std::string cxx_name(const std::string& name);
+
+}  // namespace ringrpc::gen
