@@ -122,16 +122,10 @@ class Emitter {
 
   std::string name(const std::string& n) const { return cxx_name(n); }
   // A type's name also names its codec struct, so it must not be one of that struct's members.
-  std::string tname(const std::string& n) const {
-    static const std::set<std::string> members = {
-        "type",   "view_type", "kName",       "kMinSize",    "is_member",  "name_of",   "encode",
-        "decode", "print",     "encode_view", "decode_view", "print_view", "to_string", "to_json"};
-    return members.count(n) != 0 ? n + "_" : cxx_name(n);
-  }
+  std::string tname(const std::string& n) const { return cxx_type_name(n); }
   // A member's name: C++ does not allow one named like its class.
   std::string mname(const std::string& n, const Def& parent) const {
-    const std::string m = name(n);
-    return m == tname(parent.name) ? m + "_" : m;
+    return cxx_member_name(n, parent.name);
   }
   std::string q(const Def* d) const {
     return d->import_ns.empty() ? q_ : "::" + d->import_ns + "::";
@@ -312,26 +306,33 @@ class Emitter {
       const Int v = d->value.value;
       const char* t = v < 0 ? (v >= INT32_MIN ? "int32_t" : "int64_t")
                             : (v <= 0xffffffff ? "uint32_t" : "uint64_t");
-      h_.line(0, std::string("inline constexpr ") + t + " " + name(d->name) + " = " +
-                     int_literal(v) + (v > 0 && v <= 0xffffffff ? "u" : "") + ";");
+      constant(t, name(d->name), int_literal(v) + (v > 0 && v <= 0xffffffff ? "u" : ""));
     }
     std::set<std::string> procs;
     for (const auto& d : spec_.defs) {
       if (d->kind != DefKind::kProgram) continue;
       any = true;
-      h_.line(0, "inline constexpr uint32_t " + name(d->name) + " = " +
-                     int_literal(d->number.value) + "u;");
+      constant("uint32_t", name(d->name), int_literal(d->number.value) + "u");
       for (const auto& v : d->versions) {
-        h_.line(0, "inline constexpr uint32_t " + name(v.name) + " = " +
-                       int_literal(v.number.value) + "u;");
+        constant("uint32_t", name(v.name), int_literal(v.number.value) + "u");
         for (const auto& p : v.procs) {
           if (!procs.insert(p.name).second) continue;
-          h_.line(0, "inline constexpr uint32_t " + name(p.name) + " = " +
-                         int_literal(p.number.value) + "u;");
+          constant("uint32_t", name(p.name), int_literal(p.number.value) + "u");
         }
       }
     }
     if (any) h_.line(0, "");
+  }
+
+  // A .x constant may share its name with a C macro (rex.x declares SIGINT): then the macro,
+  // which must have the same value, stands for it.
+  void constant(const std::string& type, const std::string& n, const std::string& value) {
+    h_.line(0, "#ifndef " + n);
+    h_.line(0, "inline constexpr " + type + " " + n + " = " + value + ";");
+    h_.line(0, "#else");
+    h_.line(0, "static_assert(" + n + " == " + value + ", \"the macro " + n +
+                   " differs from the .x constant\");");
+    h_.line(0, "#endif");
   }
 
   void enums() {
@@ -435,9 +436,7 @@ class Emitter {
   }
 
   std::string arm_accessor(const Decl& decl, const Def& d) const {
-    std::string a = mname(decl.name, d);
-    if (union_members().count(a) != 0) a += "_";
-    return a;
+    return cxx_arm_name(decl.name, d.name);
   }
 
   void union_def(const Def& d, bool view) {
@@ -1432,6 +1431,24 @@ class Emitter {
 
 std::string cxx_name(const std::string& name) {
   return reserved().count(name) != 0 ? name + "_" : name;
+}
+
+std::string cxx_type_name(const std::string& n) {
+  static const std::set<std::string> members = {
+      "type",   "view_type", "kName",       "kMinSize",    "is_member",  "name_of",   "encode",
+      "decode", "print",     "encode_view", "decode_view", "print_view", "to_string", "to_json"};
+  return members.count(n) != 0 ? n + "_" : cxx_name(n);
+}
+
+std::string cxx_member_name(const std::string& n, const std::string& parent) {
+  const std::string m = cxx_name(n);
+  return m == cxx_type_name(parent) ? m + "_" : m;
+}
+
+std::string cxx_arm_name(const std::string& n, const std::string& parent) {
+  std::string a = cxx_member_name(n, parent);
+  if (union_members().count(a) != 0) a += "_";
+  return a;
 }
 
 Output emit_cpp(const Spec& spec, const EmitOptions& options) {

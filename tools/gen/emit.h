@@ -28,5 +28,11 @@ Output emit_cpp(const Spec& spec, const EmitOptions& options);
 // A .x name as a C++ identifier: C++ keywords and the names the generated code reserves for
 // itself (view, codec, xdr, std, ringrpc) get a trailing underscore.
 std::string cxx_name(const std::string& name);
+// The C++ name of a type defined in .x (also names its codec struct, whose members it avoids).
+std::string cxx_type_name(const std::string& name);
+// The C++ name of a struct member or union arm accessor of `parent` (which may not share its
+// name with its class, nor with a union's own members).
+std::string cxx_member_name(const std::string& name, const std::string& parent);
+std::string cxx_arm_name(const std::string& name, const std::string& parent);
 
 }  // namespace ringrpc::gen
