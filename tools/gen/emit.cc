@@ -669,32 +669,32 @@ class Emitter {
     }
     const std::string t = qual(&d);
     h_.line(0, "inline " + t + "::~" + n + "() {");
-    h_.line(1, "auto node = " + next + ".release_owned();");
-    h_.line(1, "while (node) {");
-    h_.line(2, "auto rest = node->" + next + ".release_owned();");
-    h_.line(2, "node = std::move(rest);");
+    h_.line(1, "auto rr_node = " + next + ".release_owned();");
+    h_.line(1, "while (rr_node) {");
+    h_.line(2, "auto rr_rest = rr_node->" + next + ".release_owned();");
+    h_.line(2, "rr_node = std::move(rr_rest);");
     h_.line(1, "}");
     h_.line(0, "}");
     h_.line(0, "inline " + t + "& " + t + "::operator=(const " + n + "& o) {");
     h_.line(1, "if (this == &o) return *this;");
-    h_.line(1, decl_type(d.fields[static_cast<size_t>(lf)], false) + " chain;");
-    h_.line(1, "auto* tail = &chain;");
-    h_.line(1, "for (const " + n + "* q = o." + next + ".get(); q != nullptr; q = q->" + next +
-                   ".get()) {");
-    h_.line(2, n + "& copy = tail->emplace();");
+    h_.line(1, decl_type(d.fields[static_cast<size_t>(lf)], false) + " rr_chain;");
+    h_.line(1, "auto* rr_tail = &rr_chain;");
+    h_.line(1, "for (const " + n + "* rr_q = o." + next + ".get(); rr_q != nullptr; rr_q = rr_q->" +
+                   next + ".get()) {");
+    h_.line(2, n + "& rr_copy = rr_tail->emplace();");
     for (size_t i = 0; i < d.fields.size(); ++i) {
       if (static_cast<int>(i) == lf) continue;
       const std::string f = mname(d.fields[i].name, d);
-      h_.line(2, "copy." + f + " = q->" + f + ";");
+      h_.line(2, "rr_copy." + f + " = rr_q->" + f + ";");
     }
-    h_.line(2, "tail = &copy." + next + ";");
+    h_.line(2, "rr_tail = &rr_copy." + next + ";");
     h_.line(1, "}");
     for (size_t i = 0; i < d.fields.size(); ++i) {
       if (static_cast<int>(i) == lf) continue;
       const std::string f = mname(d.fields[i].name, d);
       h_.line(1, f + " = o." + f + ";");
     }
-    h_.line(1, next + " = std::move(chain);");
+    h_.line(1, next + " = std::move(rr_chain);");
     h_.line(1, "return *this;");
     h_.line(0, "}");
     h_.line(0, "");

@@ -233,7 +233,8 @@ class Lexer {
         while (j + 1 < src->size() && (*src)[j].back() == '\\') {
           ++j;
           t.text += '\n';
-          t.text += (*src)[j];
+          // A continuation line may repeat the `%` or not (nis.x does not); it is not C text.
+          t.text += (*src)[j].empty() || (*src)[j][0] != '%' ? (*src)[j] : (*src)[j].substr(1);
           if ((*src)[j].empty()) break;
         }
         skip_file_ = loc_.file;
@@ -920,6 +921,7 @@ class Checker {
       return true;
     }
     if (value_of(v.text, v.value)) return true;
+    if (failed_.count(v.text) != 0 && !cycle_) return false;
     if (cycle_) {
       error(v.loc, "'" + v.text + "' is defined in terms of itself");
       cycle_ = false;
@@ -941,6 +943,7 @@ class Checker {
       out = it->second;
       return true;
     }
+    if (failed_.count(name) != 0) return false;  // already reported
     if (!resolving_.insert(name).second) {
       cycle_ = true;
       return false;
@@ -971,7 +974,11 @@ class Checker {
       if (!ok) ok = fallback_constant(name);
     }
     resolving_.erase(name);
-    if (ok) out = spec_.constants[name];
+    if (ok) {
+      out = spec_.constants[name];
+    } else if (const_defs_.count(name) || spec_.enum_of.count(name) || numbers_.count(name)) {
+      failed_.insert(name);  // its own definition carries the error
+    }
     return ok;
   }
 
@@ -1545,6 +1552,7 @@ class Checker {
   std::map<std::string, ValueRef*> numbers_;
   std::set<std::string> resolving_;
   std::set<Def*> enums_done_;
+  std::set<std::string> failed_;
   std::set<std::string> imported_constants_;
   bool cycle_ = false;
   std::map<std::string, Loc> names_;
