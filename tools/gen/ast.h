@@ -160,6 +160,9 @@ struct Options {
   std::vector<Import> imports;
 };
 
+// A constant's value in decimal.
+std::string to_decimal(Int v);
+
 // Parses and checks `path`. Diagnostics go to `errors`, one `file:line:col: error: ...` each;
 // returns nullopt when there was any.
 std::optional<Spec> parse_file(const std::string& path, const Options& options,

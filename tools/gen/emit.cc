@@ -38,19 +38,9 @@ const std::set<std::string>& union_members() {
 }
 
 std::string int_literal(Int v) {
-  if (v == 0) return "0";
-  const bool neg = v < 0;
-  unsigned __int128 u =
-      neg ? static_cast<unsigned __int128>(-v) : static_cast<unsigned __int128>(v);
-  std::string s;
-  while (u != 0) {
-    s += static_cast<char>('0' + static_cast<int>(u % 10));
-    u /= 10;
-  }
-  std::reverse(s.begin(), s.end());
   // INT64_MIN cannot be written as a negated literal.
-  if (neg && v == -(Int{1} << 63)) return "(-9223372036854775807LL - 1)";
-  return (neg ? "-" : "") + s + (v > 0xffffffff || v < -(Int{1} << 31) ? "LL" : "");
+  if (v == -(Int{1} << 63)) return "(-9223372036854775807LL - 1)";
+  return to_decimal(v) + (v > 0xffffffff || v < -(Int{1} << 31) ? "LL" : "");
 }
 
 std::string cstr(const std::string& s) {

@@ -775,21 +775,6 @@ bool parse_int(const std::string& text, Int& out) {
   return true;
 }
 
-std::string int_str(Int v) {
-  if (v == 0) return "0";
-  const bool neg = v < 0;
-  unsigned __int128 u =
-      neg ? static_cast<unsigned __int128>(-v) : static_cast<unsigned __int128>(v);
-  std::string s;
-  while (u != 0) {
-    s += static_cast<char>('0' + static_cast<int>(u % 10));
-    u /= 10;
-  }
-  if (neg) s += '-';
-  std::reverse(s.begin(), s.end());
-  return s;
-}
-
 // Where names that a file uses without declaring them may come from: the types and constants
 // libtirpc provides (rpcgen passes unknown names through to C, where these resolve), and
 // `%#define NAME VALUE` lines the file writes for rpcgen's C header only (nlm_prot.x declares
@@ -1165,7 +1150,7 @@ class Checker {
       if (resolve_value(*d.size, what)) {
         if (d.size->value < 0 || d.size->value > 0xffffffff) {
           error(d.size->loc, std::string(what) + " must be between 0 and 4294967295, not " +
-                                 int_str(d.size->value));
+                                 to_decimal(d.size->value));
         } else {
           d.bound = static_cast<uint32_t>(d.size->value);
         }
@@ -1237,7 +1222,7 @@ class Checker {
           }
           if (v < INT32_MIN || v > INT32_MAX) {
             error(m.loc,
-                  "enum value " + int_str(v) + " of '" + m.name + "' does not fit in an int");
+                  "enum value " + to_decimal(v) + " of '" + m.name + "' does not fit in an int");
             continue;
           }
           m.value = static_cast<int32_t>(v);
@@ -1250,7 +1235,7 @@ class Checker {
 
   void check_u32(const ValueRef& v, const char* what) {
     if (v.value < 0 || v.value > 0xffffffff) {
-      error(v.loc, std::string(what) + " must be an unsigned int, not " + int_str(v.value));
+      error(v.loc, std::string(what) + " must be an unsigned int, not " + to_decimal(v.value));
     }
   }
 
@@ -1730,6 +1715,21 @@ bool run_capture(const std::vector<std::string>& argv, std::string& out, std::st
 }
 
 }  // namespace
+
+std::string to_decimal(Int v) {
+  if (v == 0) return "0";
+  const bool neg = v < 0;
+  unsigned __int128 u =
+      neg ? static_cast<unsigned __int128>(-v) : static_cast<unsigned __int128>(v);
+  std::string s;
+  while (u != 0) {
+    s += static_cast<char>('0' + static_cast<int>(u % 10));
+    u /= 10;
+  }
+  if (neg) s += '-';
+  std::reverse(s.begin(), s.end());
+  return s;
+}
 
 std::optional<Spec> parse_text(const std::string& text, const std::string& path,
                                std::vector<std::string>& errors,
