@@ -109,4 +109,16 @@ void RecordReader::release_memory() noexcept {
   clear_pending_ = false;
 }
 
+void RecordReader::reset() noexcept {
+  header_have_ = 0;
+  in_fragment_ = false;
+  last_ = false;
+  clear_pending_ = false;
+  frag_left_ = 0;
+  fragments_ = 0;
+  record_len_ = 0;
+  storage_.clear();
+  err_ = XdrError{};
+}
+
 }  // namespace ringrpc::xdr

@@ -64,6 +64,8 @@ class RecordReader {
   std::vector<uint8_t> take() noexcept;
   // Frees storage between records (for idle connections). No effect mid-record.
   void release_memory() noexcept;
+  // Forgets everything, errors included, for a new stream (a reconnected client).
+  void reset() noexcept;
 
  private:
   bool fail_too_large(uint64_t len, const uint8_t header[4]) noexcept;

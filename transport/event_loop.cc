@@ -1,0 +1,566 @@
+#include "transport/event_loop.h"
+
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "codec/check.h"
+#include "transport/loop_backends.h"
+
+namespace ringrpc::transport {
+
+const char* to_string(Backend b) noexcept {
+  switch (b) {
+    case Backend::kAuto:
+      return "auto";
+    case Backend::kIoUring:
+      return "io_uring";
+    case Backend::kEpoll:
+      return "epoll";
+  }
+  return "?";
+}
+
+bool parse_backend(std::string_view s, Backend& out) noexcept {
+  if (s == "auto") {
+    out = Backend::kAuto;
+  } else if (s == "io_uring" || s == "uring" || s == "iouring") {
+    out = Backend::kIoUring;
+  } else if (s == "epoll") {
+    out = Backend::kEpoll;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+std::unique_ptr<EventLoop> EventLoop::create(const LoopOptions& options, std::string* error) {
+  std::string why;
+  if (options.backend != Backend::kEpoll) {
+    std::unique_ptr<EventLoop> loop = make_uring_loop(options, why);
+    if (loop) return loop;
+    if (options.backend == Backend::kIoUring) {
+      if (error) *error = "io_uring is unavailable: " + why;
+      return nullptr;
+    }
+  }
+  std::string epoll_why;
+  std::unique_ptr<EventLoop> loop = make_epoll_loop(options, epoll_why);
+  if (!loop) {
+    if (error) *error = "epoll is unavailable: " + epoll_why;
+    return nullptr;
+  }
+  if (loop && options.backend == Backend::kAuto && options.log_fallback) {
+    static std::atomic<bool> logged{false};
+    if (!logged.exchange(true)) {
+      std::fprintf(stderr, "ringrpc: io_uring unavailable (%s); using epoll\n", why.c_str());
+    }
+  }
+  return loop;
+}
+
+EventLoop::EventLoop(const LoopOptions& options)
+    : options_(options),
+      recv_pool_(BufferPool::Options{options.recv_buffer_size, 16, 0}),
+      send_pool_(BufferPool::Options{options.send_buffer_size, 16, 0}),
+      owner_(std::this_thread::get_id()),
+      now_(Clock::now()) {
+  if (options_.max_recv_buffers == 0) options_.max_recv_buffers = 4 * options_.recv_buffers;
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  RINGRPC_CHECK(wake_fd_ >= 0, "eventfd failed");
+}
+
+EventLoop::~EventLoop() {
+  // The backend's destructor has already cancelled every operation; close what is left without
+  // callbacks (the handlers may be gone).
+  for (auto& s : streams_) {
+    if (s && s->fd_ >= 0) ::close(s->fd_);
+  }
+  for (auto& l : listeners_) {
+    if (l && l->fd_ >= 0) ::close(l->fd_);
+  }
+  for (auto& d : datagrams_) {
+    if (d && d->fd_ >= 0) ::close(d->fd_);
+  }
+  for (const TimerEntry& e : timers_) {
+    if (e.timer->seq_ == e.seq) {
+      e.timer->seq_ = 0;
+      e.timer->loop_ = nullptr;
+    }
+  }
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+Timer::~Timer() {
+  if (loop_ != nullptr) loop_->forget(*this);
+}
+
+void StreamHandler::on_eof(Stream& s) { s.close_after_flush(); }
+
+// --- Stream -----------------------------------------------------------------------------------
+
+void Stream::send(xdr::OutMessage&& m) {
+  if (closing_ || m.size() == 0) return;
+  queued_bytes_ += m.size();
+  queue_.push_back(std::move(m));
+  loop_->mark_dirty(*this);
+}
+
+void Stream::close() {
+  if (closing_) return;
+  closing_ = true;
+  loop_->mark_closing(*this);
+}
+
+void Stream::close_after_flush() {
+  if (closing_ || flush_then_close_) return;
+  flush_then_close_ = true;
+  pause_reading();
+  if (queued_bytes_ == 0 && !send_inflight_) close();
+}
+
+void Stream::pause_reading() {
+  if (paused_ || closing_) return;
+  paused_ = true;
+  loop_->stop_reading(*this);
+}
+
+void Stream::resume_reading() {
+  if (!paused_ || closing_ || flush_then_close_) return;
+  paused_ = false;
+  if (!connecting_ && loop_->reading()) loop_->restart_reading(*this);
+}
+
+size_t Stream::build_iov() {
+  iov_.clear();
+  size_t skip = head_offset_;
+  for (size_t i = queue_head_; i < queue_.size() && iov_.size() < kMaxIov; ++i) {
+    for (const iovec& v : queue_[i].iov()) {
+      if (skip >= v.iov_len) {
+        skip -= v.iov_len;
+        continue;
+      }
+      iov_.push_back({static_cast<uint8_t*>(v.iov_base) + skip, v.iov_len - skip});
+      skip = 0;
+      if (iov_.size() == kMaxIov) break;
+    }
+  }
+  return iov_.size();
+}
+
+void Stream::consume(size_t n) {
+  queued_bytes_ -= n;
+  n += head_offset_;
+  while (queue_head_ < queue_.size() && n >= queue_[queue_head_].size()) {
+    n -= queue_[queue_head_].size();
+    queue_[queue_head_].clear();
+    ++queue_head_;
+  }
+  head_offset_ = n;
+  if (queue_head_ == queue_.size()) {
+    queue_.clear();  // keeps its capacity: no allocation next time
+    queue_head_ = 0;
+    head_offset_ = 0;
+  } else if (queue_head_ > 64 && queue_head_ * 2 > queue_.size()) {
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(queue_head_));
+    queue_head_ = 0;
+  }
+}
+
+// --- Datagram ---------------------------------------------------------------------------------
+
+bool Datagram::send_to(const xdr::OutMessage& m, const SockAddr& to) {
+  const std::span<const iovec> iov = m.iov();
+  msghdr h{};
+  h.msg_name = const_cast<sockaddr*>(to.get());
+  h.msg_namelen = to.len();
+  h.msg_iov = const_cast<iovec*>(iov.data());
+  h.msg_iovlen = iov.size();
+  const ssize_t n = ::sendmsg(fd_, &h, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (n < 0) {
+    ++loop_->stats_.datagrams_dropped;
+    return false;
+  }
+  ++loop_->stats_.send_calls;
+  loop_->stats_.bytes_sent += static_cast<uint64_t>(n);
+  return true;
+}
+
+// --- EventLoop: objects -----------------------------------------------------------------------
+
+Stream* EventLoop::add_stream(int fd, StreamHandler& h, const SockAddr& peer) {
+  uint32_t index;
+  if (!free_streams_.empty()) {
+    index = free_streams_.back();
+    free_streams_.pop_back();
+  } else {
+    index = static_cast<uint32_t>(streams_.size());
+    streams_.emplace_back();
+  }
+  // A fresh object per connection keeps no state of the previous one; the generation counter
+  // lives on in a side value so stale completions cannot match.
+  static thread_local uint32_t next_gen = 1;
+  std::unique_ptr<Stream> s(new Stream());
+  s->loop_ = this;
+  s->handler_ = &h;
+  s->fd_ = fd;
+  s->index_ = index;
+  s->gen_ = next_gen++ & 0xffffff;
+  if (s->gen_ == 0) s->gen_ = next_gen++ & 0xffffff;
+  s->peer_ = peer;
+  Stream* raw = s.get();
+  streams_[index] = std::move(s);
+  ++stream_count_;
+  start_stream(*raw);
+  return raw;
+}
+
+Stream* EventLoop::connect(const SockAddr& to, StreamHandler& h, IoError& error) {
+  bool in_progress = false;
+  const int fd = connect_stream(to, in_progress, error);
+  if (fd < 0) return nullptr;
+  // Even a connect that finished at once is reported through on_connected() from the loop, so
+  // callers have one code path.
+  uint32_t index;
+  if (!free_streams_.empty()) {
+    index = free_streams_.back();
+    free_streams_.pop_back();
+  } else {
+    index = static_cast<uint32_t>(streams_.size());
+    streams_.emplace_back();
+  }
+  static thread_local uint32_t next_gen = 0x800000;
+  std::unique_ptr<Stream> s(new Stream());
+  s->loop_ = this;
+  s->handler_ = &h;
+  s->fd_ = fd;
+  s->index_ = index;
+  s->gen_ = (next_gen++ & 0x7fffff) | 0x800000;
+  s->peer_ = to;
+  s->connecting_ = true;
+  Stream* raw = s.get();
+  streams_[index] = std::move(s);
+  ++stream_count_;
+  start_stream(*raw);
+  return raw;
+}
+
+Listener* EventLoop::add_listener(int fd, AcceptHandler& h) {
+  auto l = std::make_unique<Listener>();
+  l->handler_ = &h;
+  l->fd_ = fd;
+  l->index_ = static_cast<uint32_t>(listeners_.size());
+  Listener* raw = l.get();
+  listeners_.push_back(std::move(l));
+  start_listener(*raw);
+  return raw;
+}
+
+void EventLoop::close_listener(Listener* l) {
+  if (l == nullptr || l->closing_) return;
+  l->closing_ = true;
+  begin_close(*l);
+}
+
+void EventLoop::finish_close(Listener& l) {
+  ::close(l.fd_);
+  l.fd_ = -1;
+  // The slot stays (empty) so indices of other listeners stay valid.
+  for (auto& p : listeners_) {
+    if (p.get() == &l) p.reset();
+  }
+}
+
+Datagram* EventLoop::add_datagram(int fd, DatagramHandler& h) {
+  auto d = std::make_unique<Datagram>();
+  d->loop_ = this;
+  d->handler_ = &h;
+  d->fd_ = fd;
+  d->index_ = static_cast<uint32_t>(datagrams_.size());
+  Datagram* raw = d.get();
+  datagrams_.push_back(std::move(d));
+  start_datagram(*raw);
+  return raw;
+}
+
+void EventLoop::close_datagram(Datagram* d) {
+  if (d == nullptr || d->closing_) return;
+  d->closing_ = true;
+  begin_close(*d);
+}
+
+void EventLoop::finish_close(Datagram& d) {
+  ::close(d.fd_);
+  d.fd_ = -1;
+  for (auto& p : datagrams_) {
+    if (p.get() == &d) p.reset();
+  }
+}
+
+void EventLoop::mark_dirty(Stream& s) {
+  if (!s.in_dirty_) {
+    s.in_dirty_ = true;
+    dirty_.push_back(&s);
+  }
+}
+
+void EventLoop::mark_closing(Stream& s) {
+  if (!s.in_closing_) {
+    s.in_closing_ = true;
+    closing_.push_back(&s);
+  }
+}
+
+void EventLoop::starve(Stream& s) {
+  if (!s.starved_) {
+    s.starved_ = true;
+    ++stats_.recv_starved;
+    starved_.push_back(&s);
+  }
+}
+
+Buffer EventLoop::acquire_recv() noexcept {
+  if (recv_pool_.buffers_in_use() >= options_.max_recv_buffers) return Buffer();
+  return recv_pool_.acquire();
+}
+
+void EventLoop::set_reading(bool on) {
+  if (on == reading_) return;
+  reading_ = on;
+  for (auto& p : streams_) {
+    Stream* s = p.get();
+    if (s == nullptr || s->closing_ || s->paused_ || s->connecting_) continue;
+    if (on) {
+      restart_reading(*s);
+    } else {
+      stop_reading(*s);
+    }
+  }
+}
+
+// --- EventLoop: events from backends ------------------------------------------------------------
+
+void EventLoop::deliver(Stream& s, std::span<const uint8_t> data, const Buffer& owner) {
+  ++stats_.recv_calls;
+  stats_.bytes_received += data.size();
+  if (s.closing_) return;
+  s.handler_->on_data(s, data, owner);
+}
+
+void EventLoop::deliver_eof(Stream& s) {
+  if (s.closing_ || s.eof_) return;
+  s.eof_ = true;
+  s.handler_->on_eof(s);
+}
+
+void EventLoop::fail(Stream& s, int err) {
+  if (s.close_err_ == 0) s.close_err_ = err;
+  s.close();
+}
+
+void EventLoop::sent(Stream& s, size_t n) {
+  ++stats_.send_calls;
+  stats_.bytes_sent += n;
+  if (s.queued_bytes_ > Stream::kHighWater) s.was_congested_ = true;
+  s.consume(n);
+  if (s.queued_bytes_ == 0) {
+    if (s.was_congested_) {
+      s.was_congested_ = false;
+      if (!s.closing_) s.handler_->on_drained(s);
+    }
+    if (s.flush_then_close_ && !s.send_inflight_) s.close();
+  } else if (!s.closing_) {
+    mark_dirty(s);
+  }
+}
+
+void EventLoop::connected(Stream& s, int err) {
+  s.connecting_ = false;
+  if (s.closing_) return;
+  s.handler_->on_connected(s, err);
+  if (err != 0) {
+    fail(s, err);
+    return;
+  }
+  if (s.closing_) return;
+  if (!s.paused_ && reading_) restart_reading(s);
+  if (s.queued_bytes_ != 0) mark_dirty(s);
+}
+
+void EventLoop::read_datagrams(Datagram& d) {
+  // Bounded per wake-up, so one busy socket cannot starve the rest of the loop.
+  for (int i = 0; i < 64 && !d.closing_; ++i) {
+    Buffer b = acquire_recv();
+    if (!b) {
+      ++stats_.recv_starved;
+      break;
+    }
+    SockAddr from;
+    iovec v{b.data(), b.capacity()};
+    msghdr h{};
+    h.msg_name = from.get_mut();
+    h.msg_namelen = SockAddr::capacity();
+    h.msg_iov = &v;
+    h.msg_iovlen = 1;
+    const ssize_t n = ::recvmsg(d.fd_, &h, MSG_DONTWAIT | MSG_TRUNC);
+    if (n < 0) break;  // EAGAIN, or an error the next datagram will show again
+    from.set_len(h.msg_namelen);
+    const bool truncated = (h.msg_flags & MSG_TRUNC) != 0 || static_cast<size_t>(n) > b.capacity();
+    const size_t len = std::min(static_cast<size_t>(n), b.capacity());
+    ++stats_.recv_calls;
+    stats_.bytes_received += len;
+    d.handler_->on_datagram(d, {b.data(), len}, from, truncated, b);
+  }
+}
+
+void EventLoop::drain_wakeups() {
+  uint64_t v;
+  while (::read(wake_fd_, &v, sizeof v) > 0) {
+  }
+}
+
+bool EventLoop::finish_close(Stream& s) {
+  if (s.ops_ != 0) return false;
+  if (s.fd_ >= 0) ::close(s.fd_);
+  s.fd_ = -1;
+  s.queue_.clear();
+  const uint32_t index = s.index_;
+  std::unique_ptr<Stream> owned = std::move(streams_[index]);
+  free_streams_.push_back(index);
+  --stream_count_;
+  owned->handler_->on_closed(*owned, owned->close_err_);
+  return true;
+}
+
+// --- EventLoop: timers ------------------------------------------------------------------------
+
+void EventLoop::arm(Timer& t, TimePoint when) {
+  RINGRPC_CHECK(t.loop_ == nullptr || t.loop_ == this, "a Timer belongs to one loop");
+  t.loop_ = this;
+  t.seq_ = ++timer_seq_;
+  t.when_ = when;
+  timers_.push_back({when, t.seq_, &t});
+  std::push_heap(timers_.begin(), timers_.end(), later);
+  // Re-arming leaves stale entries behind; drop them before they pile up.
+  if (timers_.size() > 4096) {
+    std::erase_if(timers_, [](const TimerEntry& e) { return e.timer->seq_ != e.seq; });
+    std::make_heap(timers_.begin(), timers_.end(), later);
+  }
+}
+
+void EventLoop::disarm(Timer& t) noexcept {
+  forget(t);
+  t.loop_ = nullptr;
+}
+
+void EventLoop::forget(Timer& t) noexcept {
+  t.seq_ = 0;
+  const size_t before = timers_.size();
+  std::erase_if(timers_, [&t](const TimerEntry& e) { return e.timer == &t; });
+  if (timers_.size() != before) std::make_heap(timers_.begin(), timers_.end(), later);
+}
+
+void EventLoop::run_timers() {
+  while (!timers_.empty() && timers_.front().when <= now_) {
+    std::pop_heap(timers_.begin(), timers_.end(), later);
+    const TimerEntry e = timers_.back();
+    timers_.pop_back();
+    if (e.timer->seq_ != e.seq) continue;
+    e.timer->seq_ = 0;
+    e.timer->on_timer();
+  }
+}
+
+// --- EventLoop: cross-thread ------------------------------------------------------------------
+
+void EventLoop::post(std::function<void()> fn) {
+  {
+    std::lock_guard<std::mutex> lock(posted_mu_);
+    posted_.push_back(std::move(fn));
+  }
+  if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) wake_backend();
+}
+
+void EventLoop::stop() {
+  stop_.store(true, std::memory_order_relaxed);
+  if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) wake_backend();
+}
+
+void EventLoop::run_posted() {
+  wake_pending_.store(false, std::memory_order_release);
+  {
+    std::lock_guard<std::mutex> lock(posted_mu_);
+    if (posted_.empty()) return;
+    running_.swap(posted_);
+  }
+  for (auto& fn : running_) fn();
+  running_.clear();
+}
+
+// --- EventLoop: iteration ---------------------------------------------------------------------
+
+void EventLoop::retry_starved() {
+  if (starved_.empty() || !reading_) return;
+  retry_.swap(starved_);
+  for (Stream* s : retry_) {
+    s->starved_ = false;
+    if (!s->closing_ && !s->paused_ && !s->connecting_) restart_reading(*s);
+  }
+  retry_.clear();
+}
+
+void EventLoop::end_iteration() {
+  // Flushing may complete synchronously (epoll) and close streams, which may mark others dirty.
+  for (size_t i = 0; i < dirty_.size(); ++i) {
+    Stream* s = dirty_[i];
+    s->in_dirty_ = false;
+    if (s->closing_ || s->connecting_ || s->send_inflight_ || s->queued_bytes_ == 0) continue;
+    flush(*s);
+  }
+  dirty_.clear();
+  if (!closing_.empty()) {
+    std::vector<Stream*> pending;
+    pending.swap(closing_);
+    for (Stream* s : pending) {
+      // A stream leaves the starved list before it can be freed.
+      if (s->starved_) {
+        std::erase(starved_, s);
+        s->starved_ = false;
+      }
+      if (!s->close_begun_) {
+        s->close_begun_ = true;
+        begin_close(*s);
+      }
+      if (!finish_close(*s)) closing_.push_back(s);  // operations still in flight
+    }
+  }
+  refill();
+  retry_starved();
+}
+
+void EventLoop::run_once(Duration max_wait) {
+  Duration timeout = max_wait;
+  if (!timers_.empty()) {
+    const Duration until = timers_.front().when - Clock::now();
+    timeout = std::min(timeout, std::max(until, Duration::zero()));
+  }
+  if (stop_.load(std::memory_order_relaxed)) timeout = Duration::zero();
+  wait(timeout);
+  now_ = Clock::now();
+  run_timers();
+  run_posted();
+  end_iteration();
+  ++stats_.iterations;
+}
+
+void EventLoop::run() {
+  while (!stop_.load(std::memory_order_relaxed)) run_once(std::chrono::seconds(10));
+  stop_.store(false, std::memory_order_relaxed);
+}
+
+}  // namespace ringrpc::transport
