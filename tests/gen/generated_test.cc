@@ -2,6 +2,8 @@
 // and server dispatch.
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include "codec/arena.h"
 #include "grammar_features.h"
 #include "tests/support/test_util.h"
@@ -91,23 +93,56 @@ TEST(Generated, PrintsTextAndJson) {
 
 class Server : public FEATURES_VERS_Service {
  public:
-  void ADD(const int32_t& a, const int32_t& b, int32_t& result) override { result = a + b; }
-  void GET(const view::node& arg, reply& result) override {
+  void ADD(ringrpc::Call&, const int32_t& a, const int32_t& b, int32_t& result) override {
+    result = a + b;
+  }
+  void GET(ringrpc::Call&, const view::node& arg, reply& result) override {
     result.set_discriminant(0);
     result.value().samples[0] = static_cast<int64_t>(arg.id);
   }
 };
 
+// Captures what the generated dispatch encodes as the results (the engine would put the reply
+// header in front).
+class CaptureSink final : public ringrpc::internal::ReplySink {
+ public:
+  ringrpc::xdr::XdrWriter* begin_reply(ringrpc::Call&) override {
+    out_.clear();
+    ringrpc::xdr::EncodeOptions o;
+    o.record_mark = false;
+    writer_.emplace(pool_, out_, o);
+    return &*writer_;
+  }
+  void commit_reply(ringrpc::Call&) override {
+    writer_->finish();
+    writer_.reset();
+    bytes = out_.flatten();
+    replied = true;
+  }
+  void abort_reply(ringrpc::Call&) override { writer_.reset(); }
+  ringrpc::ReplyHandle defer(ringrpc::Call&) override { return {}; }
+
+  std::vector<uint8_t> bytes;
+  bool replied = false;
+
+ private:
+  ringrpc::BufferPool pool_;
+  ringrpc::xdr::OutMessage out_;
+  std::optional<ringrpc::xdr::XdrWriter> writer_;
+};
+
 TEST(Generated, DispatchDecodesCallsAndEncodes) {
   Server s;
   ringrpc::Arena arena;
+  const ringrpc::transport::SockAddr peer = ringrpc::transport::SockAddr::loopback4(1);
   auto call = [&](uint32_t proc, const std::vector<uint8_t>& args, std::vector<uint8_t>& out) {
     ringrpc::xdr::XdrReader r(args);
-    ringrpc::xdr::DispatchStatus st{};
-    out = ringrpc::testing::encode_flat([&](ringrpc::xdr::XdrWriter& w) {
-      st = s.dispatch(proc, r, w, arena);
-      return true;
-    });
+    ringrpc::rpc::CallHeader h;
+    h.proc = proc;
+    CaptureSink sink;
+    ringrpc::Call c(h, nullptr, peer, ringrpc::TransportKind::kTcp, arena, sink);
+    const ringrpc::xdr::DispatchStatus st = s.dispatch(c, r);
+    out = sink.bytes;
     return st;
   };
   std::vector<uint8_t> out;

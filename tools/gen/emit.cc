@@ -258,12 +258,17 @@ class Emitter {
     h_.line(0, "// sharing one across threads needs the caller's synchronisation.");
     h_.line(0, "#pragma once");
     h_.line(0, "");
-    for (const char* inc : {"<array>", "<cstddef>", "<cstdint>", "<span>", "<stdexcept>",
-                            "<string>", "<string_view>", "<variant>"}) {
+    for (const char* inc :
+         {"<array>", "<cstddef>", "<cstdint>", "<span>", "<stdexcept>", "<string>", "<string_view>",
+          "<variant>", "<functional>", "<future>", "<memory>"}) {
       h_.line(0, std::string("#include ") + inc);
     }
     h_.line(0, "");
     h_.line(0, "#include \"codec/xdr_generated.h\"");
+    if (has_programs()) {
+      h_.line(0, "#include \"engine/client.h\"");
+      h_.line(0, "#include \"engine/service.h\"");
+    }
     for (const auto& inc : opt_.includes) h_.line(0, "#include \"" + inc + "\"");
     h_.line(0, "");
     bool any = false;
@@ -747,6 +752,13 @@ class Emitter {
     }
   }
 
+  bool has_programs() const {
+    for (const auto& dp : spec_.defs) {
+      if (dp->kind == DefKind::kProgram) return true;
+    }
+    return false;
+  }
+
   void programs() {
     for (const auto& dp : spec_.defs) {
       if (dp->kind != DefKind::kProgram) continue;
@@ -773,33 +785,34 @@ class Emitter {
     }
     h_.line(0, "};");
     h_.line(0, "");
+    h_.line(0, "// The server side of " + v.name + ": implement one method per procedure and add");
+    h_.line(0, "// the object to a ::ringrpc::Server. Arguments are views into the request, valid");
     h_.line(0,
-            "// The server side of " + v.name + ": implement one method per procedure. Arguments");
-    h_.line(0, "// are views into the request (valid during the call); fill in `result`.");
-    h_.line(0, "class " + vn + "_Service {");
+            "// while the method runs; fill in `result`, or answer through `call` (fail, defer).");
+    h_.line(0, "// Methods are called from every shard thread at once: make them thread-safe.");
+    h_.line(0, "class " + vn + "_Service : public ::ringrpc::Service {");
     h_.line(0, " public:");
     h_.line(1, "using Proto = " + vn + "_Proto;");
-    h_.line(1, "virtual ~" + vn + "_Service() = default;");
+    h_.line(1, vn + "_Service()");
+    h_.line(3, ": ::ringrpc::Service(Proto::program, Proto::version, Proto::program_name,");
+    h_.line(3, "                     Proto::version_name) {}");
     h_.line(0, "");
     bool has_null = false;
     for (const auto& p : v.procs) {
       has_null |= p.number.value == 0;
-      const std::string sig = method_signature(p);
       if (p.number.value == 0 && p.args.empty() && p.result.base == Base::kVoid) {
         h_.line(1, "// The NULL procedure answers with nothing unless overridden.");
-        h_.line(1, "virtual void " + sig + " {}");
+        h_.line(1, "virtual void " + name(p.name) + "(::ringrpc::Call&) {}");
       } else {
-        h_.line(1, "virtual void " + sig + " = 0;");
+        h_.line(1, "virtual void " + method_signature(p) + " = 0;");
       }
     }
     h_.line(0, "");
-    h_.line(1,
-            "// Decodes the arguments of procedure `proc` from `args`, calls it, and encodes its");
-    h_.line(1, "// result into `reply`.");
-    h_.line(1, std::string(kX) + "DispatchStatus dispatch(uint32_t proc, " + kX +
-                   "XdrReader& args, " + kX + "XdrWriter& reply, ::ringrpc::Arena& arena);");
+    h_.line(1, std::string(kX) + "DispatchStatus dispatch(::ringrpc::Call& call, " + kX +
+                   "XdrReader& args) override;");
     h_.line(0, "};");
     h_.line(0, "");
+    client_class(v);
     dispatch_source(v, has_null);
   }
 
@@ -811,23 +824,60 @@ class Emitter {
     return proc_codec(a.type);
   }
 
+  // The client side: one blocking method, one with a callback, one returning a future and one
+  // to co_await per procedure, over a ::ringrpc::Channel.
+  void client_class(const Version& v) {
+    const std::string vn = name(v.name);
+    h_.line(0,
+            "// The client side of " + v.name + ": per procedure a blocking call, a call with a");
+    h_.line(0,
+            "// callback (run on the channel's loop thread), NAME_async returning a std::future");
+    h_.line(0, "// and NAME_co to co_await. Thread-safe, like the Channel.");
+    h_.line(0, "class " + vn + "_Client {");
+    h_.line(0, " public:");
+    h_.line(1, "using Proto = " + vn + "_Proto;");
+    h_.line(1, "explicit " + vn +
+                   "_Client(std::shared_ptr<::ringrpc::Channel> channel) : "
+                   "channel_(std::move(channel)) {}");
+    h_.line(1, "::ringrpc::Channel& channel() const noexcept { return *channel_; }");
+    for (const auto& p : v.procs) {
+      const std::string pt = "Proto::" + name(p.name) + "_t";
+      const std::string rt = "::ringrpc::Result<typename " + pt + "::result::type>";
+      const bool void_arg = p.args.empty();
+      const std::string arg_param = void_arg ? "" : "const typename " + pt + "::arg::type& arg, ";
+      const std::string arg_value = void_arg ? "kNoArgs" : "arg";
+      const std::string opt = "const ::ringrpc::CallOptions& options = {}";
+      h_.line(0, "");
+      h_.line(1, rt + " " + name(p.name) + "(" + arg_param + opt + ") {");
+      h_.line(2, "return channel_->call_sync<" + pt + ">(" + arg_value + ", options);");
+      h_.line(1, "}");
+      h_.line(1, "void " + name(p.name) + "(" + arg_param + "std::function<void(" + rt +
+                     ")> done, " + opt + ") {");
+      h_.line(2, "channel_->call<" + pt + ">(" + arg_value + ", std::move(done), options);");
+      h_.line(1, "}");
+      h_.line(1, "std::future<" + rt + "> " + name(p.name) + "_async(" + arg_param + opt + ") {");
+      h_.line(2, "return channel_->call_future<" + pt + ">(" + arg_value + ", options);");
+      h_.line(1, "}");
+      h_.line(1, "auto " + name(p.name) + "_co(" + arg_param + opt + ") {");
+      h_.line(2, "return channel_->call_co<" + pt + ">(" + arg_value + ", options);");
+      h_.line(1, "}");
+    }
+    h_.line(0, "");
+    h_.line(0, " private:");
+    h_.line(1, "static constexpr std::monostate kNoArgs{};");
+    h_.line(1, "std::shared_ptr<::ringrpc::Channel> channel_;");
+    h_.line(0, "};");
+    h_.line(0, "");
+  }
+
   std::string method_signature(const Proc& p) const {
-    std::string s = name(p.name) + "(";
-    bool first = true;
+    std::string s = name(p.name) + "(::ringrpc::Call& call";
     if (p.args.size() == 1) {
-      s += "const " + arg_codec(p) + "::view_type& " + name(p.args[0].name);
-      first = false;
+      s += ", const " + arg_codec(p) + "::view_type& " + name(p.args[0].name);
     } else {
-      for (const auto& a : p.args) {
-        if (!first) s += ", ";
-        first = false;
-        s += "const " + decl_type(a, true) + "& " + name(a.name);
-      }
+      for (const auto& a : p.args) s += ", const " + decl_type(a, true) + "& " + name(a.name);
     }
-    if (p.result.base != Base::kVoid) {
-      if (!first) s += ", ";
-      s += proc_codec(p.result) + "::type& result";
-    }
+    if (p.result.base != Base::kVoid) s += ", " + proc_codec(p.result) + "::type& result";
     return s + ")";
   }
 
@@ -1357,52 +1407,43 @@ class Emitter {
 
   void dispatch_source(const Version& v, bool has_null) {
     const std::string vn = name(v.name);
+    const std::string ds = std::string(kX) + "DispatchStatus";
     Code& c = d_;
-    c.line(0, std::string(kX) + "DispatchStatus " + vn + "_Service::dispatch(uint32_t proc, " + kX +
-                  "XdrReader& args, " + kX + "XdrWriter& reply, ::ringrpc::Arena& arena) {");
-    c.line(1, "(void)reply;");
-    c.line(1, "(void)arena;");
-    c.line(1, "switch (proc) {");
+    c.line(0, ds + " " + vn + "_Service::dispatch(::ringrpc::Call& call, " + kX +
+                  "XdrReader& args) {");
+    c.line(1, "switch (call.procedure()) {");
     if (!has_null) {
       c.line(2, "case 0:  // the NULL procedure every program answers: no arguments, no result");
-      c.line(3, "return args.finish() ? " + std::string(kX) + "DispatchStatus::kSuccess : " + kX +
-                    "DispatchStatus::kGarbageArgs;");
+      c.line(3, "if (!args.finish()) return " + ds + "::kGarbageArgs;");
+      c.line(3, std::string("return call.reply<") + kX + "VoidCodec>({});");
     }
     for (const auto& p : v.procs) {
       const std::string pt = "Proto::" + name(p.name) + "_t";
       c.line(2, "case " + int_literal(p.number.value) + "u: {");
-      std::string call = name(p.name) + "(";
+      std::string call = name(p.name) + "(call";
       if (!p.args.empty()) {
         c.line(3, "typename " + pt + "::arg::view_type a{};");
-        c.line(3, "if (!" + pt + "::arg::decode_view(args, a, arena) || !args.finish()) {");
-        c.line(4, std::string("return ") + kX + "DispatchStatus::kGarbageArgs;");
+        c.line(3, "if (!" + pt + "::arg::decode_view(args, a, call.arena()) || !args.finish()) {");
+        c.line(4, "return " + ds + "::kGarbageArgs;");
         c.line(3, "}");
         if (p.args.size() == 1) {
-          call += "a";
+          call += ", a";
         } else {
           for (size_t i = 0; i < p.args.size(); ++i) {
-            call += (i ? ", a." : "a.") + mname(p.args[i].name, *p.arg_struct);
+            call += ", a." + mname(p.args[i].name, *p.arg_struct);
           }
         }
       } else {
-        c.line(3,
-               std::string("if (!args.finish()) return ") + kX + "DispatchStatus::kGarbageArgs;");
+        c.line(3, "if (!args.finish()) return " + ds + "::kGarbageArgs;");
       }
-      if (p.result.base != Base::kVoid) {
-        c.line(3, "typename " + pt + "::result::type result{};");
-        call += std::string(p.args.empty() ? "" : ", ") + "result";
-      }
+      c.line(3, "typename " + pt + "::result::type result{};");
+      if (p.result.base != Base::kVoid) call += ", result";
       c.line(3, call + ");");
-      if (p.result.base != Base::kVoid) {
-        c.line(3, "if (!" + pt + "::result::encode(reply, result)) {");
-        c.line(4, std::string("return ") + kX + "DispatchStatus::kSystemErr;");
-        c.line(3, "}");
-      }
-      c.line(3, std::string("return ") + kX + "DispatchStatus::kSuccess;");
+      c.line(3, "return call.reply<typename " + pt + "::result>(result);");
       c.line(2, "}");
     }
     c.line(2, "default:");
-    c.line(3, std::string("return ") + kX + "DispatchStatus::kProcUnavail;");
+    c.line(3, "return " + ds + "::kProcUnavail;");
     c.line(1, "}");
     c.line(0, "}");
     c.line(0, "");
