@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Interop of the engine with libtirpc, both directions, over TCP and UDP on loopback:
+#   1. rpcgen/libtirpc clients (tirpc_peer client) call ringrpc's square-server and echo-server;
+#   2. ringrpc's square-client and echo-client call an rpcgen/libtirpc server (tirpc_peer server).
+# No registry is involved (explicit ports). Stops only the processes it started, by pid.
+#
+# usage: interop_test.sh BIN_DIR TIRPC_PEER
+set -euo pipefail
+bin=$1
+peer=$2
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# start NAME CMD...: runs CMD in the background, waits for its "listening" line (5 s at most).
+start() {
+  local name=$1
+  shift
+  "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  pids+=($!)
+  for _ in $(seq 100); do
+    if grep -q '^listening' "$work/$name.out"; then return 0; fi
+    sleep 0.05
+  done
+  echo "interop: $name did not start: $(cat "$work/$name.err")" >&2
+  exit 1
+}
+port() { sed -E "s/.*$2=([0-9]+).*/\1/" "$work/$1.out"; }
+
+fail() {
+  echo "interop: FAILED: $*" >&2
+  exit 1
+}
+
+echo "== libtirpc clients -> ringrpc servers"
+for backend in io_uring epoll; do
+  start "square-$backend" "$bin/square-server" --no-register --shards 2 --backend "$backend"
+  start "echo-$backend" "$bin/echo-server" --no-register --shards 2 --backend "$backend"
+  sq_tcp=$(port "square-$backend" tcp)
+  sq_udp=$(port "square-$backend" udp)
+  ec_tcp=$(port "echo-$backend" tcp)
+  ec_udp=$(port "echo-$backend" udp)
+  "$peer" client-square tcp "$sq_tcp" || fail "libtirpc square client over tcp ($backend)"
+  "$peer" client-square udp "$sq_udp" || fail "libtirpc square client over udp ($backend)"
+  "$peer" client-echo tcp "$ec_tcp" || fail "libtirpc echo client over tcp ($backend)"
+  "$peer" client-echo udp "$ec_udp" || fail "libtirpc echo client over udp ($backend)"
+done
+
+echo "== ringrpc clients -> libtirpc server"
+start tirpc "$peer" server
+t_tcp=$(port tirpc tcp)
+t_udp=$(port tirpc udp)
+out=$("$bin/square-client" --port "$t_tcp" 11) || fail "square-client over tcp"
+[ "$out" = "square(11) = 121" ] || fail "square-client over tcp printed: $out"
+out=$("$bin/square-client" --port "$t_udp" --transport udp 7) || fail "square-client over udp"
+[ "$out" = "square(7) = 49" ] || fail "square-client over udp printed: $out"
+"$bin/square-client" --port "$t_tcp" --count 500 3 >/dev/null || fail "500 sequential calls"
+"$bin/echo-client" --port "$t_tcp" --size 200000 >/dev/null || fail "echo-client 200000 bytes over tcp"
+"$bin/echo-client" --port "$t_tcp" --size 0 >/dev/null || fail "echo-client 0 bytes over tcp"
+"$bin/echo-client" --port "$t_udp" --transport udp --size 8000 >/dev/null ||
+  fail "echo-client 8000 bytes over udp"
+echo "interop: all passed"

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# A ringrpc server registers with a stock rpcbind, and is found through it: by rpcinfo, by
+# libtirpc's clnt_create, by ringrpc's own binding; at SIGTERM it unregisters.
+#
+# Needs rpcbind on 127.0.0.1:111: uses the one running, else starts its own (root only), else
+# skips (exit 77). Never runs in parallel with other port-111 tests (ctest RESOURCE_LOCK).
+#
+# usage: registry_test.sh BIN_DIR TIRPC_PEER
+set -euo pipefail
+bin=$1
+peer=$2
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() {
+  echo "registry: FAILED: $*" >&2
+  exit 1
+}
+
+if ! rpcinfo -p 127.0.0.1 >/dev/null 2>&1; then
+  if [ "$(id -u)" -ne 0 ] || ! command -v rpcbind >/dev/null; then
+    echo "registry: SKIPPED: no rpcbind on 127.0.0.1:111 and not root to start one"
+    exit 77
+  fi
+  rpcbind -f &
+  pids+=($!)
+  for _ in $(seq 100); do rpcinfo -p 127.0.0.1 >/dev/null 2>&1 && break; sleep 0.05; done
+  rpcinfo -p 127.0.0.1 >/dev/null 2>&1 || fail "rpcbind did not start"
+fi
+
+"$bin/square-server" --shards 2 >"$work/server.out" 2>"$work/server.err" &
+server=$!
+pids+=($server)
+for _ in $(seq 100); do grep -q '^listening' "$work/server.out" && break; sleep 0.05; done
+grep -q '^listening' "$work/server.out" || fail "square-server did not start: $(cat "$work/server.err")"
+[ -s "$work/server.err" ] && fail "square-server complained: $(cat "$work/server.err")"
+tcp=$(sed -E 's/.*tcp=([0-9]+).*/\1/' "$work/server.out")
+udp=$(sed -E 's/.*udp=([0-9]+).*/\1/' "$work/server.out")
+
+rpcinfo -p 127.0.0.1 | grep -Eq "^ +824377344 +1 +tcp +$tcp\b" || fail "rpcinfo -p lacks tcp $tcp"
+rpcinfo -p 127.0.0.1 | grep -Eq "^ +824377344 +1 +udp +$udp\b" || fail "rpcinfo -p lacks udp $udp"
+rpcinfo -T tcp 127.0.0.1 824377344 1 | grep -q "ready and waiting" || fail "rpcinfo -T tcp"
+rpcinfo -T udp 127.0.0.1 824377344 1 | grep -q "ready and waiting" || fail "rpcinfo -T udp"
+"$peer" client-bind tcp >/dev/null || fail "libtirpc clnt_create over tcp"
+"$peer" client-bind udp >/dev/null || fail "libtirpc clnt_create over udp"
+[ "$("$bin/square-client" 6)" = "square(6) = 36" ] || fail "square-client bound over tcp"
+[ "$("$bin/square-client" --transport udp 6)" = "square(6) = 36" ] || fail "square-client bound over udp"
+
+kill -TERM "$server"
+wait "$server" || fail "square-server exited with $?"
+if rpcinfo -p 127.0.0.1 | grep -q 824377344; then fail "still registered after SIGTERM"; fi
+echo "registry: all passed"
