@@ -89,6 +89,26 @@ class OutMessage {
   // The whole message as contiguous bytes (tests, diagnostics, datagram fallback).
   std::vector<uint8_t> flatten() const;
 
+  // Appends a copy of `m`'s bytes behind this message's, in this message's one buffer, when they
+  // fit there. Servers use it to batch small replies to one connection into one buffer: one
+  // iovec for the kernel instead of one per reply, and fewer buffers held until sent. Safe while
+  // this message is being sent: only bytes past its current end are written.
+  bool absorb(const OutMessage& m) noexcept {
+    if (niov_ != 1 || !first_buffer_ || !more_buffers_.empty()) return false;
+    uint8_t* const base = first_buffer_.data();
+    uint8_t* const end = static_cast<uint8_t*>(iov_inline_[0].iov_base) + iov_inline_[0].iov_len;
+    if (static_cast<uint8_t*>(iov_inline_[0].iov_base) < base) return false;  // not our buffer
+    if (static_cast<size_t>(base + first_buffer_.capacity() - end) < m.size()) return false;
+    uint8_t* p = end;
+    for (const iovec& v : m.iov()) {
+      std::memcpy(p, v.iov_base, v.iov_len);
+      p += v.iov_len;
+    }
+    iov_inline_[0].iov_len += m.size();
+    size_ += m.size();
+    return true;
+  }
+
  private:
   friend class XdrWriter;
   static constexpr size_t kInlineIov = 4;

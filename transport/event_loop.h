@@ -182,6 +182,7 @@ class Stream {
   void consume(size_t n);
 
   static constexpr size_t kMaxIov = 256;
+  static constexpr size_t kCoalesceMax = 2048;
 
   EventLoop* loop_ = nullptr;
   StreamHandler* handler_ = nullptr;
