@@ -186,7 +186,6 @@ class ChannelCore final : public transport::StreamHandler,
       }
       on_reply(rec.data);
     }
-    if (!reader_.mid_record()) reader_.release_memory();
   }
   void on_eof(Stream& s) override { s.close(); }
   void on_closed(Stream& s, int err) override {

@@ -19,6 +19,7 @@
 
 #include "codec/check.h"
 #include "codec/record_marking.h"
+#include "engine/drc.h"
 #include "engine/offload_pool.h"
 #include "engine/registration.h"
 #include "engine/reply_encoding.h"
@@ -198,6 +199,9 @@ class Shard final : public transport::AcceptHandler,
     stream_opts_.record_mark = true;
     dgram_opts_.record_mark = false;
     decode_opts_.strict = srv.options.strict;
+    if (srv.options.udp_drc_entries != 0) {
+      drc_ = std::make_unique<DuplicateRequestCache>(srv.options.udp_drc_entries);
+    }
   }
 
   // Runs on the shard's thread: builds the loop, adopts the sockets, serves until stopped.
@@ -244,6 +248,7 @@ class Shard final : public transport::AcceptHandler,
   void send_auth_error(const Origin& o, uint32_t xid, rpc::auth_stat why);
   void send_rpc_mismatch(const Origin& o, uint32_t xid);
   void send_out(const Origin& o);
+  void resend(const Origin& o, const std::vector<uint8_t>& bytes);
   void offload(std::span<const uint8_t> record, const Origin& o, Service* svc);
   ReplyRoute route_of(const Origin& o, uint32_t xid) const;
   size_t memory_in_use() const noexcept;
@@ -267,6 +272,8 @@ class Shard final : public transport::AcceptHandler,
   std::vector<transport::Listener*> listeners_;
   std::vector<Datagram*> datagrams_;
   unsigned unix_rr_ = 0;
+  std::unique_ptr<DuplicateRequestCache> drc_;         // UDP only, when enabled
+  DuplicateRequestCache::Entry* drc_entry_ = nullptr;  // of the UDP call being handled
   bool shutting_down_ = false;
   bool budget_paused_ = false;
   Clock::time_point drain_deadline_{};
@@ -298,7 +305,6 @@ class Connection final : public transport::StreamHandler {
       o.kind = kind_;
       shard_.handle_call(rec.data, o);
     }
-    if (!reader_.mid_record()) reader_.release_memory();
     // A client that does not read its replies must not make us buffer without bound.
     if (s.congested()) s.pause_reading();
   }
@@ -622,6 +628,17 @@ void Shard::handle_call(std::span<const uint8_t> record, const Origin& o) {
     bad_header(r, h, o);
     return;
   }
+  drc_entry_ = nullptr;
+  if (o.kind == TransportKind::kUdp && drc_) {
+    auto [entry, seen] = drc_->lookup_or_insert(h.xid, *o.peer);
+    if (seen) {
+      bump(srv_.stats.drc_hits);
+      // A retransmission: send the same reply again, or drop it while the call still runs.
+      if (entry->done && !entry->reply.empty()) resend(o, entry->reply);
+      return;
+    }
+    drc_entry_ = entry;
+  }
   if (h.rpcvers != rpc::kRpcVersion) [[unlikely]] {
     send_rpc_mismatch(o, h.xid);
     return;
@@ -781,8 +798,21 @@ void Shard::send_out(const Origin& o) {
     out_.clear();
   } else if (o.dgram != nullptr) {
     o.dgram->send_to(out_, *o.peer);
+    if (drc_entry_ != nullptr) {
+      drc_entry_->reply = out_.flatten();
+      drc_entry_->done = true;
+      drc_entry_ = nullptr;
+    }
     out_.clear();
   }
+}
+
+void Shard::resend(const Origin& o, const std::vector<uint8_t>& bytes) {
+  xdr::OutMessage m;
+  xdr::EncodeOptions raw;
+  raw.record_mark = false;
+  xdr::XdrWriter w(loop_->send_pool(), m, raw);
+  if (w.put_bytes(bytes.data(), bytes.size()) && w.finish()) o.dgram->send_to(m, *o.peer);
 }
 
 void Shard::send_error(const Origin& o, uint32_t xid, rpc::accept_stat stat,
@@ -862,6 +892,12 @@ void Shard::deliver_remote(const ReplyRoute& route, std::vector<uint8_t>* bytes)
                  datagrams_[route.datagram] != nullptr) {
         datagrams_[route.datagram]->send_to(m, route.peer);
         bump(srv_.stats.replies);
+        if (drc_) {
+          if (DuplicateRequestCache::Entry* e = drc_->find(route.xid, route.peer)) {
+            e->reply = *bytes;
+            e->done = true;
+          }
+        }
       }
     }
   }
@@ -898,8 +934,14 @@ void Shard::check_budget() {
 void Shard::on_tick() {
   check_budget();
   const auto idle = srv_.options.idle_timeout;
+  const auto now = loop_->now();
+  for (auto& [id, c] : conns_) {
+    (void)id;
+    // Reassembly storage is kept while a connection is busy (no allocation per record that
+    // straddles two reads) and given back once it has been quiet for a second.
+    if (now - c->last_active_ > std::chrono::seconds(1)) c->reader_.release_memory();
+  }
   if (idle.count() > 0 && !shutting_down_) {
-    const auto now = loop_->now();
     for (auto& [id, c] : conns_) {
       (void)id;
       if (c->inflight_ == 0 && c->stream_ != nullptr && !c->stream_->closing() &&

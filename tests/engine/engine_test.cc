@@ -88,6 +88,11 @@ struct P9 {
   using arg = ringrpc::xdr::VoidCodec;
   using result = ringrpc::xdr::VoidCodec;
 };
+struct Null {
+  static constexpr uint32_t number = 0;
+  using arg = ringrpc::xdr::VoidCodec;
+  using result = ringrpc::xdr::VoidCodec;
+};
 struct Square0 {
   static constexpr uint32_t number = 1;
   using arg = ringrpc::xdr::VoidCodec;
@@ -507,6 +512,123 @@ TEST_P(EngineTest, GracefulStopAnswersCallsInFlight) {
     auto r = fs[static_cast<size_t>(i)].get();
     EXPECT_TRUE(r.ok()) << r.error().to_string();
   }
+}
+
+// A server with non-default options, for the tests below.
+struct OwnServer {
+  explicit OwnServer(ringrpc::ServerOptions o, ringrpc::AuthCheck check = nullptr) {
+    o.shards = 1;
+    o.log = false;
+    server = std::make_unique<ringrpc::Server>(o);
+    server->add_service(v1);
+    if (check) server->set_auth_check(std::move(check));
+    server->listen_tcp(SockAddr::loopback4(0));
+    server->listen_udp(SockAddr::loopback4(0));
+    std::string error;
+    EXPECT_TRUE(server->start(&error)) << error;
+  }
+  V1 v1;
+  std::unique_ptr<ringrpc::Server> server;
+};
+
+TEST(EngineOptions, UdpDuplicateRequestCacheAnswersRetransmissionsOnce) {
+  ringrpc::ServerOptions o;
+  o.udp_drc_entries = 4;
+  OwnServer s(o);
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  const SockAddr to = SockAddr::loopback4(s.server->udp_port());
+  auto exchange = [&](const std::vector<uint8_t>& d) {
+    sendto(fd, d.data(), d.size(), 0, to.get(), to.len());
+    std::vector<uint8_t> buf(2000);
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 3000) != 1) return std::vector<uint8_t>();
+    buf.resize(static_cast<size_t>(std::max<ssize_t>(0, recv(fd, buf.data(), buf.size(), 0))));
+    return buf;
+  };
+  const auto call = call_bytes(77, 2, kProg, 1, 1, 0, be32({12}), false);
+  const auto first = exchange(call);
+  ASSERT_FALSE(first.empty());
+  EXPECT_EQ(exchange(call), first);  // a retransmission: the cached reply
+  EXPECT_EQ(s.server->stats().drc_hits, 1u);
+  EXPECT_EQ(s.server->stats().replies, 1u);  // the procedure ran once
+  // Five other calls push xid 77 out of a 4-entry cache: then it runs again.
+  for (uint32_t x = 1; x <= 5; ++x) exchange(call_bytes(x, 2, kProg, 1, 1, 0, be32({x}), false));
+  EXPECT_EQ(exchange(call), first);
+  EXPECT_EQ(s.server->stats().replies, 7u);
+  ::close(fd);
+}
+
+TEST(EngineOptions, AuthHookSeesAuthSysAndItsVerdictIsSent) {
+  OwnServer s({}, [](const ringrpc::AuthRequest& r) {
+    if (r.auth_sys == nullptr) return ringrpc::rpc::auth_stat::AUTH_TOOWEAK;
+    return r.auth_sys->uid == 4242 ? ringrpc::rpc::auth_stat::AUTH_OK
+                                   : ringrpc::rpc::auth_stat::AUTH_BADCRED;
+  });
+  ringrpc::ChannelOptions o;
+  o.program = kProg;
+  o.version = 1;
+  o.address = SockAddr::loopback4(s.server->tcp_port());
+  ringrpc::ClientRuntime rt;
+  auto none = ringrpc::Channel::create(rt.loop(), o);
+  auto r = none->call_sync<ENGINE_TEST_V1_Proto::SQUARE_t>(3);
+  EXPECT_EQ(r.error().code, Errc::kAuthError);
+  EXPECT_EQ(r.error().auth, ringrpc::rpc::auth_stat::AUTH_TOOWEAK);
+  EXPECT_EQ(r.error().to_string(), "RPC: Authentication error; why = Client credential too weak");
+  // NULL needs no authentication.
+  EXPECT_TRUE(none->call_sync<Null>({}).ok());
+  o.credentials = ringrpc::Credentials::sys("client", 4242, 100, {1, 2, 3});
+  EXPECT_EQ(
+      ringrpc::Channel::create(rt.loop(), o)->call_sync<ENGINE_TEST_V1_Proto::SQUARE_t>(3).value(),
+      9);
+  o.credentials = ringrpc::Credentials::sys("client", 7, 100);
+  EXPECT_EQ(ringrpc::Channel::create(rt.loop(), o)
+                ->call_sync<ENGINE_TEST_V1_Proto::SQUARE_t>(3)
+                .error()
+                .auth,
+            ringrpc::rpc::auth_stat::AUTH_BADCRED);
+}
+
+TEST(EngineOptions, IdleConnectionsAreClosed) {
+  ringrpc::ServerOptions o;
+  o.idle_timeout = std::chrono::milliseconds(200);
+  OwnServer s(o);
+  RawConn c(s.server->tcp_port());
+  c.send(call_bytes(1, 2, kProg, 1, 1, 0, be32({2})));
+  EXPECT_FALSE(c.record().empty());
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(c.closed_by_peer(3000));
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 150ms);
+}
+
+TEST(EngineOptions, ClientsReconnectAfterTheServerRestarts) {
+  ringrpc::ServerOptions o;
+  o.drain_timeout = std::chrono::milliseconds(0);
+  auto s = std::make_unique<OwnServer>(o);
+  const uint16_t port = s->server->tcp_port();
+  ringrpc::ClientRuntime rt;
+  ringrpc::ChannelOptions co;
+  co.program = kProg;
+  co.version = 1;
+  co.address = SockAddr::loopback4(port);
+  co.timeout = 2s;
+  ENGINE_TEST_V1_Client c(ringrpc::Channel::create(rt.loop(), co));
+  EXPECT_EQ(c.SQUARE(2).value(), 4);
+  auto held = c.HOLD_async();  // in flight when the server goes away
+  for (int i = 0; i < 200 && s->v1.held() == 0; ++i) std::this_thread::sleep_for(5ms);
+  s->server->stop();
+  s->server->wait();
+  const auto r = held.get();
+  EXPECT_FALSE(r.ok());  // reset, or SYSTEM_ERR from the abandoned handle: never a hang
+  // Down: refused at once, not a timeout.
+  EXPECT_EQ(c.SQUARE(2).error().code, Errc::kRefused);
+  // Back on the same port: the channel connects again on the next call.
+  ringrpc::Server again(ringrpc::ServerOptions{});
+  V1 v1;
+  again.add_service(v1);
+  again.listen_tcp(SockAddr::loopback4(port));
+  ASSERT_TRUE(again.start());
+  EXPECT_EQ(c.SQUARE(5).value(), 25);
+  s.reset();
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, EngineTest,
