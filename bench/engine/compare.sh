@@ -69,6 +69,20 @@ for r in $(seq "$rounds"); do
   load bulk.raw "$raw" --prog $echo_prog --proc 1 --payload 1048576 --connections 1 --depth 2 --raw
 done
 
+# Memory of idle connections: the server's resident set before and while 10000 connections that
+# send nothing are open (the kernel's socket memory is not in it: user space only).
+idle_conns=10000
+ulimit -n $((2 * idle_conns + 1024)) 2>/dev/null || true
+idle_pid=${pids[0]}
+rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+rss_before=$(rss "$idle_pid")
+"$bin/ringrpc-load" --port "$ringrpc" --idle --connections $idle_conns --threads 2 --duration 4 \
+  --warmup 0 >"$work/idle.out" 2>&1 &
+idle_load=$!
+sleep 3
+rss_during=$(rss "$idle_pid")
+wait $idle_load || echo "compare: idle connections: $(cat "$work/idle.out")" >&2
+
 # Medians and spreads per label and figure, then the table.
 awk '
 function field(s, k,   m) { if (match(s, "\"" k "\":[0-9.]+")) { m = substr(s, RSTART, RLENGTH); sub(/.*:/, "", m); return m + 0 } return -1 }
@@ -100,5 +114,6 @@ END {
   row("one call at a time, p50 us, vs raw ping-pong (ratio = raw/ours)", "pingpong.raw", "pingpong.ringrpc", "p50_us", "%.1f", ">= 0.83x (within 1.2x)", "lower")
   printf "| one call at a time, p99/p50 of ringrpc | %.2f | | | <= 2 |\n", med("pingpong.ringrpc", "p99_us") / med("pingpong.ringrpc", "p50_us")
   row("1 MiB ECHO, MB/s, vs raw echo of the same records", "bulk.raw", "bulk.ringrpc", "mb_per_sec", "%.0f", ">= 0.7x", "higher")
+  printf "| user-space memory per idle connection (%d connections, server RSS %d -> %d KiB) | %.0f bytes | | | <= 2048 bytes |\n", "'"$idle_conns"'", "'"$rss_before"'", "'"$rss_during"'", ("'"$rss_during"'" - "'"$rss_before"'") * 1024 / "'"$idle_conns"'"
   printf "\n(%d rounds of %s s per measurement)\n", n["null.ringrpc"], "'"$secs"'"
 }' "$work/results"

@@ -101,10 +101,12 @@ struct Options {
   double warmup = 1;
   bool raw = false;
   bool json = false;
+  bool idle = false;  // connect and send nothing (memory cost of idle connections)
   ringrpc::transport::Backend backend = ringrpc::transport::Backend::kAuto;
 };
 
 struct Totals {
+  unsigned connected = 0;
   Histogram hist;
   uint64_t calls = 0;
   uint64_t errors = 0;
@@ -186,6 +188,7 @@ class Driver {
       if (c->stream_ != nullptr) c->stream_->close();
     }
     for (int i = 0; i < 100 && open_ > 0; ++i) loop_->run_once(std::chrono::milliseconds(10));
+    out.connected = connected_;
     out.hist = hist_;
     out.calls = calls_;
     out.errors = errors_;
@@ -208,6 +211,7 @@ class Driver {
   Clock::time_point measure_start_{};
   double measured_seconds = 0;
   unsigned open_ = 0;
+  unsigned connected_ = 0;
 };
 
 void Conn::on_connected(Stream& s, int err) {
@@ -217,6 +221,8 @@ void Conn::on_connected(Stream& s, int err) {
     broken_ = true;
     return;
   }
+  ++d_.connected_;
+  if (d_.o_.idle) return;
   for (size_t i = 0; i < sent_at_.size(); ++i) send_call(i);
 }
 
@@ -330,6 +336,7 @@ void usage() {
       "  --threads T       client threads, each with its own event loop (default 1)\n"
       "  --duration S      seconds measured (default 5), after --warmup S (default 1)\n"
       "  --raw             accept any record that returns the xid (echo servers)\n"
+      "  --idle            connect and send nothing for the duration (idle-connection cost)\n"
       "  --backend B       io_uring, epoll or auto\n"
       "  --json            one JSON object instead of text\n");
 }
@@ -376,6 +383,8 @@ int main(int argc, char** argv) {
       o.warmup = std::atof(next());
     } else if (a == "--raw") {
       o.raw = true;
+    } else if (a == "--idle") {
+      o.idle = true;
     } else if (a == "--json") {
       o.json = true;
     } else if (a == "--backend") {
@@ -417,6 +426,13 @@ int main(int argc, char** argv) {
     all.errors += totals[t].errors;
     all.bytes += totals[t].bytes;
     secs = std::max(secs, seconds[t]);
+  }
+  if (o.idle) {
+    unsigned connected = 0;
+    for (const Totals& t : totals) connected += t.connected;
+    std::printf("idle connections held: %u of %u for %.1f s\n", connected, o.connections,
+                o.duration);
+    return connected == o.connections ? 0 : 1;
   }
   const double rate = secs > 0 ? static_cast<double>(all.calls) / secs : 0;
   const double mbps = secs > 0 ? static_cast<double>(all.bytes) / secs / 1e6 : 0;
