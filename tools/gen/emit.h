@@ -24,6 +24,11 @@ struct Output {
 };
 
 Output emit_cpp(const Spec& spec, const EmitOptions& options);
+// Programs that build and run as they are, like rpcgen -Ss and -Sc: a server with one class per
+// program version whose methods are left to fill in, and a client that calls every procedure
+// once. They include the header emit_cpp() makes (options.header_name).
+std::string emit_sample_server(const Spec& spec, const EmitOptions& options);
+std::string emit_sample_client(const Spec& spec, const EmitOptions& options);
 
 // A .x name as a C++ identifier: C++ keywords and the names the generated code reserves for
 // itself (view, codec, xdr, std, ringrpc) get a trailing underscore.

@@ -31,6 +31,10 @@ constexpr const char kUsage[] =
     "                    use the types and constants of FILE.x, generated separately into\n"
     "                    namespace NS (default: its base name); repeatable\n"
     "  --cpp PROGRAM     the C preprocessor to run (default: cpp)\n"
+    "  --sample-server   write BASE_server.cc instead: a server whose procedures are left to\n"
+    "                    fill in, that builds and runs as it is (like rpcgen -Ss)\n"
+    "  --sample-client   write BASE_client.cc instead: a client calling every procedure once\n"
+    "                    (like rpcgen -Sc); an existing file is never overwritten\n"
     "  --help            print this help and exit\n"
     "  --version         print the version and exit\n"
     "\n"
@@ -112,6 +116,8 @@ int main(int argc, char** argv) {
   std::string ns;
   std::string input;
   std::vector<std::string> imports;
+  bool sample_server = false;
+  bool sample_client = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&](const char* flag) -> const char* {
@@ -144,6 +150,10 @@ int main(int argc, char** argv) {
       const char* v = value("--import");
       if (v == nullptr) return usage_error("--import needs a .x file");
       imports.emplace_back(v);
+    } else if (a == "--sample-server") {
+      sample_server = true;
+    } else if (a == "--sample-client") {
+      sample_client = true;
     } else if (a == "--cpp") {
       const char* v = value("--cpp");
       if (v == nullptr) return usage_error("--cpp needs a program");
@@ -187,6 +197,23 @@ int main(int argc, char** argv) {
   eo.header_name = base + ".h";
   eo.includes = import_headers;
   eo.input_name = input.substr(input.rfind('/') == std::string::npos ? 0 : input.rfind('/') + 1);
+  if (sample_server || sample_client) {
+    // Samples are the user's to edit: never overwrite one.
+    for (const auto& [want, suffix] :
+         {std::pair{sample_server, "_server.cc"}, std::pair{sample_client, "_client.cc"}}) {
+      if (!want) continue;
+      const std::string path = out_dir + "/" + base + suffix;
+      if (std::ifstream(path).good()) {
+        std::fprintf(stderr, "ringrpc-gen: %s exists; not overwriting it\n", path.c_str());
+        return 1;
+      }
+      const std::string text = sample_server && std::string(suffix) == "_server.cc"
+                                   ? ringrpc::gen::emit_sample_server(*spec, eo)
+                                   : ringrpc::gen::emit_sample_client(*spec, eo);
+      if (!write_file(path, text)) return 1;
+    }
+    return 0;
+  }
   const ringrpc::gen::Output out = ringrpc::gen::emit_cpp(*spec, eo);
   if (!write_file(out_dir + "/" + base + ".h", out.header) ||
       !write_file(out_dir + "/" + base + ".cc", out.source)) {
