@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The README's main job: a ringrpc server and client at work. Starts square-server and
+# echo-server on free ports (no registry needed), calls them with square-client and echo-client
+# over TCP, UDP and a Unix socket, drives square-server with ringrpc-load for two seconds, and
+# stops the servers with SIGTERM (they answer what is in flight first). Stops only what it
+# started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${BIN:-build/bin}
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+start() {
+  local name=$1
+  shift
+  "$@" >"$work/$name.out" &
+  pids+=($!)
+  for _ in $(seq 100); do grep -q '^listening' "$work/$name.out" && break; sleep 0.05; done
+  echo "\$ $name: $(cat "$work/$name.out")"
+}
+field() { sed -E "s/.*$2=([^ ]+).*/\1/" "$work/$1.out"; }
+run() {
+  echo "\$ ${*#"$bin/"}"
+  "$@"
+}
+
+start square-server "$bin/square-server" --no-register --unix "$work/square.sock"
+start echo-server "$bin/echo-server" --no-register
+run "$bin/square-client" --port "$(field square-server tcp)" 11
+run "$bin/square-client" --port "$(field square-server udp)" --transport udp 12
+run "$bin/square-client" --unix "$work/square.sock" 13
+run "$bin/echo-client" --port "$(field echo-server tcp)" "hello, ringrpc"
+run "$bin/echo-client" --port "$(field echo-server tcp)" --size 1048576
+run "$bin/ringrpc-load" --port "$(field square-server tcp)" --prog 0x31230000 \
+  --connections 16 --depth 32 --duration 2
+echo "(bench/engine/compare.sh measures these side by side with libtirpc and a raw echo server)"
