@@ -84,6 +84,7 @@ struct AtomicStats {
   std::atomic<uint64_t> offload_rejected{0};
   std::atomic<uint64_t> drc_hits{0};
   std::atomic<uint64_t> read_pauses{0};
+  std::atomic<uint64_t> zc_sends{0};
 };
 
 inline void bump(std::atomic<uint64_t>& c, uint64_t n = 1) noexcept {
@@ -268,7 +269,8 @@ class Shard final : public transport::AcceptHandler,
   uint32_t xid_ = 0;
   std::unordered_map<uint64_t, Connection*> conns_;
   uint64_t next_conn_id_ = 1;
-  uint64_t remote_pending_ = 0;  // deferred and offloaded calls not yet answered
+  uint64_t remote_pending_ = 0;
+  uint64_t zc_published_ = 0;  // deferred and offloaded calls not yet answered
   std::vector<transport::Listener*> listeners_;
   std::vector<Datagram*> datagrams_;
   unsigned unix_rr_ = 0;
@@ -933,6 +935,9 @@ void Shard::check_budget() {
 
 void Shard::on_tick() {
   check_budget();
+  const uint64_t zc = loop_->stats().zc_sends;
+  bump(srv_.stats.zc_sends, zc - zc_published_);
+  zc_published_ = zc;
   const auto idle = srv_.options.idle_timeout;
   const auto now = loop_->now();
   for (auto& [id, c] : conns_) {
@@ -1194,6 +1199,7 @@ ServerStats Server::stats() const {
   s.offload_rejected = a.offload_rejected.load(std::memory_order_relaxed);
   s.drc_hits = a.drc_hits.load(std::memory_order_relaxed);
   s.read_pauses = a.read_pauses.load(std::memory_order_relaxed);
+  s.zc_sends = a.zc_sends.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -79,6 +79,7 @@ struct ServerStats {
   uint64_t offload_rejected = 0;
   uint64_t drc_hits = 0;
   uint64_t read_pauses = 0;  // times a shard stopped reading for its memory budget
+  uint64_t zc_sends = 0;     // sends made with SENDMSG_ZC (published every 100 ms)
 };
 
 class Server {

@@ -159,12 +159,16 @@ size_t Stream::build_iov() {
   return iov_.size();
 }
 
-void Stream::consume(size_t n) {
+void Stream::consume(size_t n, std::vector<xdr::OutMessage>* keep) {
   queued_bytes_ -= n;
   n += head_offset_;
   while (queue_head_ < queue_.size() && n >= queue_[queue_head_].size()) {
     n -= queue_[queue_head_].size();
-    queue_[queue_head_].clear();
+    if (keep != nullptr) {
+      keep->push_back(std::move(queue_[queue_head_]));
+    } else {
+      queue_[queue_head_].clear();
+    }
     ++queue_head_;
   }
   head_offset_ = n;
@@ -369,11 +373,11 @@ void EventLoop::fail(Stream& s, int err) {
   s.close();
 }
 
-void EventLoop::sent(Stream& s, size_t n) {
+void EventLoop::sent(Stream& s, size_t n, std::vector<xdr::OutMessage>* keep) {
   ++stats_.send_calls;
   stats_.bytes_sent += n;
   if (s.queued_bytes_ > Stream::kHighWater) s.was_congested_ = true;
-  s.consume(n);
+  s.consume(n, keep);
   if (s.queued_bytes_ == 0) {
     if (s.was_congested_) {
       s.was_congested_ = false;
@@ -382,6 +386,15 @@ void EventLoop::sent(Stream& s, size_t n) {
     if (s.flush_then_close_ && !s.send_inflight_) s.close();
   } else if (!s.closing_) {
     mark_dirty(s);
+  }
+}
+
+void EventLoop::send_done(Stream& s) {
+  if (s.closing_) return;
+  if (s.queued_bytes_ != 0) {
+    mark_dirty(s);
+  } else if (s.flush_then_close_) {
+    s.close();
   }
 }
 

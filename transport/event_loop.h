@@ -63,6 +63,10 @@ struct LoopOptions {
   uint32_t max_recv_buffers = 0;
   size_t send_buffer_size = 16 * 1024;  // buffers XdrWriter encodes replies into
   uint32_t ring_entries = 1024;         // io_uring submission queue size
+  // io_uring: sends of at least this many queued bytes use SENDMSG_ZC (the kernel sends from
+  // our buffers, which stay pinned until its notification). Pays above ~3 KB on a real NIC
+  // since kernel 6.10; loopback always copies (reference/performance.md 2.2). 0: off.
+  size_t send_zc_threshold = 0;
   // Log one line to stderr when kAuto falls back to epoll.
   bool log_fallback = true;
 };
@@ -139,6 +143,7 @@ struct LoopStats {
   uint64_t bytes_sent = 0;
   uint64_t recv_starved = 0;  // times a stream had to wait for a receive buffer
   uint64_t datagrams_dropped = 0;
+  uint64_t zc_sends = 0;  // sends made with SENDMSG_ZC
 };
 
 // A connected stream socket (TCP, Unix) owned by a loop.
@@ -178,8 +183,9 @@ class Stream {
 
   // Fills iov_ from the queue (at most kMaxIov entries) and returns how many.
   size_t build_iov();
-  // Drops `n` sent bytes from the front of the queue.
-  void consume(size_t n);
+  // Drops `n` sent bytes from the front of the queue; messages sent in full are moved to `keep`
+  // when given (a zero-copy send pins them until the kernel's notification).
+  void consume(size_t n, std::vector<xdr::OutMessage>* keep = nullptr);
 
   static constexpr size_t kMaxIov = 256;
   static constexpr size_t kCoalesceMax = 2048;
@@ -195,6 +201,7 @@ class Stream {
   size_t head_offset_ = 0;  // bytes of queue_[queue_head_] already sent
   size_t queued_bytes_ = 0;
   std::vector<iovec> iov_;
+  std::vector<xdr::OutMessage> zc_hold_;  // sent by SENDMSG_ZC, pinned until the notification
   msghdr msg_{};
   int close_err_ = 0;
   uint8_t ops_ = 0;  // io_uring operations in flight that reference this stream
@@ -206,7 +213,8 @@ class Stream {
   bool in_closing_ = false;
   bool close_begun_ = false;
   bool recv_armed_ = false;
-  bool send_inflight_ = false;
+  bool send_inflight_ = false;  // for zero-copy sends: until the notification
+  bool zc_inflight_ = false;
   bool starved_ = false;
   bool was_congested_ = false;
   bool eof_ = false;
@@ -323,8 +331,9 @@ class EventLoop {
   // Called by backends.
   void deliver(Stream& s, std::span<const uint8_t> data, const Buffer& owner);
   void deliver_eof(Stream& s);
-  void fail(Stream& s, int err);   // the stream broke: close it with this errno
-  void sent(Stream& s, size_t n);  // n bytes of the queue went out
+  void fail(Stream& s, int err);  // the stream broke: close it with this errno
+  void sent(Stream& s, size_t n, std::vector<xdr::OutMessage>* keep = nullptr);  // n bytes went out
+  void send_done(Stream& s);  // a send (and its notification) finished: flush or close next
   void connected(Stream& s, int err);
   void read_datagrams(Datagram& d);  // nonblocking recvmsg until EAGAIN (bounded)
   void drain_wakeups();

@@ -101,6 +101,12 @@ class UringLoop final : public EventLoop {
       return false;
     }
     buf_registered_ = true;
+    if (options_.send_zc_threshold != 0) {
+      io_uring_probe* probe = io_uring_get_probe_ring(&ring_);
+      zc_ok_ = probe != nullptr && io_uring_opcode_supported(probe, IORING_OP_SENDMSG_ZC);
+      if (probe != nullptr) io_uring_free_probe(probe);
+      if (!zc_ok_) std::fprintf(stderr, "ringrpc: SENDMSG_ZC unsupported; sending with copies\n");
+    }
     provided_.resize(buf_entries_);
     for (uint32_t i = buf_entries_; i > 0; --i) free_bids_.push_back(static_cast<uint16_t>(i - 1));
     refill();
@@ -158,7 +164,13 @@ class UringLoop final : public EventLoop {
     s.msg_.msg_iov = s.iov_.data();
     s.msg_.msg_iovlen = n;
     io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_sendmsg(sqe, s.fd_, &s.msg_, MSG_NOSIGNAL);
+    s.zc_inflight_ = zc_ok_ && s.queued_bytes_ >= options_.send_zc_threshold;
+    if (s.zc_inflight_) {
+      io_uring_prep_sendmsg_zc(sqe, s.fd_, &s.msg_, MSG_NOSIGNAL);
+      ++stats_.zc_sends;
+    } else {
+      io_uring_prep_sendmsg(sqe, s.fd_, &s.msg_, MSG_NOSIGNAL);
+    }
     io_uring_sqe_set_data64(sqe, pack(Op::kSend, s.gen_, s.index_));
     s.send_inflight_ = true;
     ++s.ops_;
@@ -281,7 +293,7 @@ class UringLoop final : public EventLoop {
         on_recv(ud, cqe.res, cqe.flags, more);
         break;
       case Op::kSend:
-        on_send(ud, cqe.res);
+        on_send(ud, cqe.res, cqe.flags);
         break;
       case Op::kConnect:
         if (Stream* s = stream_at(index_of(ud), gen_of(ud))) {
@@ -341,9 +353,27 @@ class UringLoop final : public EventLoop {
     }
   }
 
-  void on_send(uint64_t ud, int res) {
+  void on_send(uint64_t ud, int res, uint32_t flags) {
     Stream* s = stream_at(index_of(ud), gen_of(ud));
     RINGRPC_CHECK(s != nullptr, "send completion for a freed stream");
+    if (s->zc_inflight_) {
+      // Zero copy: the first CQE says how much was sent; with F_MORE a notification follows
+      // when the kernel is done with our buffers, and until then they stay pinned.
+      if ((flags & IORING_CQE_F_NOTIF) == 0) {
+        if (res >= 0) {
+          sent(*s, static_cast<size_t>(res), &s->zc_hold_);
+        } else if (res != -EAGAIN && res != -EINTR) {
+          fail(*s, -res);
+        }
+        if ((flags & IORING_CQE_F_MORE) != 0) return;
+      }
+      s->zc_hold_.clear();
+      s->zc_inflight_ = false;
+      s->send_inflight_ = false;
+      --s->ops_;
+      send_done(*s);
+      return;
+    }
     --s->ops_;
     s->send_inflight_ = false;
     if (res >= 0) {
@@ -390,6 +420,7 @@ class UringLoop final : public EventLoop {
   size_t buf_ring_bytes_ = 0;
   uint32_t buf_entries_ = 0;
   bool buf_registered_ = false;
+  bool zc_ok_ = false;
   std::vector<Buffer> provided_;  // indexed by buffer id: the pooled buffer the kernel may fill
   std::vector<uint16_t> free_bids_;
 };

@@ -26,23 +26,31 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# start NAME CMD...: runs a server in the background (its pid recorded for cleanup, in this
+# shell, not a subshell) and waits for its "listening" line; port NAME prints its TCP port.
 start() {
   local name=$1
   shift
   "$@" >"$work/$name.out" 2>"$work/$name.err" &
   pids+=($!)
+  eval "pid_$name=$!"
   for _ in $(seq 100); do
-    grep -q '^listening' "$work/$name.out" && break
+    grep -q '^listening' "$work/$name.out" && return 0
     sleep 0.05
   done
-  grep -q '^listening' "$work/$name.out" || { echo "compare: $name did not start" >&2; exit 1; }
-  sed -E 's/.*tcp=([0-9]+).*/\1/' "$work/$name.out"
+  echo "compare: $name did not start: $(cat "$work/$name.err")" >&2
+  exit 1
 }
+port() { sed -E 's/.*tcp=([0-9]+).*/\1/' "$work/$1.out"; }
 
-ringrpc=$(start ringrpc "$bin/square-server" --no-register --shards 2)
-echo_srv=$(start echo "$bin/echo-server" --no-register --shards 2)
-raw=$(start raw "$bin/ringrpc-raw-echo" --shards 2)
-tirpc=$(start tirpc "$bin/tirpc_peer" server)
+start ringrpc "$bin/square-server" --no-register --shards 2
+start echo "$bin/echo-server" --no-register --shards 2
+start raw "$bin/ringrpc-raw-echo" --shards 2
+start tirpc "$bin/tirpc_peer" server
+ringrpc=$(port ringrpc)
+echo_srv=$(port echo)
+raw=$(port raw)
+tirpc=$(port tirpc)
 square=0x31230000
 echo_prog=0x31230001
 
@@ -73,7 +81,7 @@ done
 # send nothing are open (the kernel's socket memory is not in it: user space only).
 idle_conns=10000
 ulimit -n $((2 * idle_conns + 1024)) 2>/dev/null || true
-idle_pid=${pids[0]}
+idle_pid=$pid_ringrpc
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 rss_before=$(rss "$idle_pid")
 "$bin/ringrpc-load" --port "$ringrpc" --idle --connections $idle_conns --threads 2 --duration 4 \

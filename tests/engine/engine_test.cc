@@ -631,6 +631,36 @@ TEST(EngineOptions, ClientsReconnectAfterTheServerRestarts) {
   s.reset();
 }
 
+TEST(EngineOptions, ZeroCopySendsDeliverLargeRepliesIntact) {
+  ringrpc::ServerOptions o;
+  o.loop.backend = Backend::kIoUring;
+  o.loop.send_zc_threshold = 4096;  // every ECHO reply below goes out with SENDMSG_ZC
+  o.max_record = 8 << 20;
+  OwnServer s(o);
+  ringrpc::ClientRuntime rt;
+  ringrpc::ChannelOptions co;
+  co.program = kProg;
+  co.version = 1;
+  co.address = SockAddr::loopback4(s.server->tcp_port());
+  ENGINE_TEST_V1_Client c(ringrpc::Channel::create(rt.loop(), co));
+  std::vector<std::future<ringrpc::Result<engine_test::blob>>> fs;
+  std::vector<engine_test::blob> sent;
+  for (int i = 0; i < 24; ++i) {
+    engine_test::blob b(static_cast<size_t>(5000 + i * 40000));
+    for (size_t j = 0; j < b.size(); ++j)
+      b[j] = static_cast<uint8_t>(j * 31 + static_cast<size_t>(i));
+    fs.push_back(c.ECHO_async(b));
+    sent.push_back(std::move(b));
+  }
+  for (size_t i = 0; i < fs.size(); ++i) {
+    auto r = fs[i].get();
+    ASSERT_TRUE(r.ok()) << r.error().to_string();
+    EXPECT_TRUE(r.value() == sent[i]) << i;
+  }
+  std::this_thread::sleep_for(250ms);  // the shard publishes its loop's counters every 100 ms
+  EXPECT_GE(s.server->stats().zc_sends, 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, EngineTest,
                          ::testing::Values(Backend::kIoUring, Backend::kEpoll),
                          [](const ::testing::TestParamInfo<Backend>& i) {
