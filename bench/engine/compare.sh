@@ -4,6 +4,7 @@
 # every server alike; the table shows medians and the spread (min-max) over the rounds.
 #
 #   bench/engine/compare.sh [ROUNDS] [SECONDS]     (defaults: 5 rounds of 3 s per measurement)
+#   BACKEND=epoll bench/engine/compare.sh          (ringrpc's servers on epoll; default auto)
 #
 # Servers (all on 127.0.0.1, 2 shards where they have shards): ringrpc's square-server and
 # echo-server, the libtirpc rpcgen server (build/bin/tirpc_peer, built with the tests), and
@@ -43,9 +44,10 @@ start() {
 }
 port() { sed -E 's/.*tcp=([0-9]+).*/\1/' "$work/$1.out"; }
 
-start ringrpc "$bin/square-server" --no-register --shards 2
-start echo "$bin/echo-server" --no-register --shards 2
-start raw "$bin/ringrpc-raw-echo" --shards 2
+backend=${BACKEND:-auto}
+start ringrpc "$bin/square-server" --no-register --shards 2 --backend "$backend"
+start echo "$bin/echo-server" --no-register --shards 2 --backend "$backend"
+start raw "$bin/ringrpc-raw-echo" --shards 2 --backend "$backend"
 start tirpc "$bin/tirpc_peer" server
 ringrpc=$(port ringrpc)
 echo_srv=$(port echo)
@@ -123,5 +125,5 @@ END {
   printf "| one call at a time, p99/p50 of ringrpc | %.2f | | | <= 2 |\n", med("pingpong.ringrpc", "p99_us") / med("pingpong.ringrpc", "p50_us")
   row("1 MiB ECHO, MB/s, vs raw echo of the same records", "bulk.raw", "bulk.ringrpc", "mb_per_sec", "%.0f", ">= 0.7x", "higher")
   printf "| user-space memory per idle connection (%d connections, server RSS %d -> %d KiB) | %.0f bytes | | | <= 2048 bytes |\n", "'"$idle_conns"'", "'"$rss_before"'", "'"$rss_during"'", ("'"$rss_during"'" - "'"$rss_before"'") * 1024 / "'"$idle_conns"'"
-  printf "\n(%d rounds of %s s per measurement)\n", n["null.ringrpc"], "'"$secs"'"
+  printf "\n(%d rounds of %s s per measurement; servers on backend %s)\n", n["null.ringrpc"], "'"$secs"'", "'"$backend"'"
 }' "$work/results"
