@@ -661,6 +661,87 @@ TEST(EngineOptions, ZeroCopySendsDeliverLargeRepliesIntact) {
   EXPECT_GE(s.server->stats().zc_sends, 1u);
 }
 
+TEST(EngineOptions, Ipv6Endpoints) {
+  const int probe = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const SockAddr lo6 = SockAddr::loopback6(0);
+  const bool have_v6 = probe >= 0 && ::bind(probe, lo6.get(), lo6.len()) == 0;
+  if (probe >= 0) ::close(probe);
+  if (!have_v6) GTEST_SKIP() << "no IPv6 loopback (::1) on this machine";
+  V1 v1;
+  ringrpc::ServerOptions o;
+  o.shards = 2;
+  o.log = false;
+  ringrpc::Server server(o);
+  server.add_service(v1);
+  server.listen_tcp(SockAddr::loopback6(0));
+  server.listen_udp(SockAddr::loopback6(0));
+  std::string error;
+  ASSERT_TRUE(server.start(&error)) << error;
+  ringrpc::ClientRuntime rt;
+  for (auto t : {ringrpc::TransportKind::kTcp, ringrpc::TransportKind::kUdp}) {
+    ringrpc::ChannelOptions co;
+    co.transport = t;
+    co.program = kProg;
+    co.version = 1;
+    co.address = SockAddr::loopback6(t == ringrpc::TransportKind::kTcp ? server.tcp_port()
+                                                                       : server.udp_port());
+    ENGINE_TEST_V1_Client c(ringrpc::Channel::create(rt.loop(), co));
+    EXPECT_EQ(c.SQUARE(7).value(), 49) << ringrpc::to_string(t);
+  }
+}
+
+TEST(EngineOptions, UdpCallsAreRetransmittedWithTheSameXid) {
+  // A "server" that ignores the first datagram and answers the second: the client must resend
+  // the same call (same xid) after udp_retry and take the answer.
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  SockAddr addr = SockAddr::loopback4(0);
+  ASSERT_EQ(::bind(fd, addr.get(), addr.len()), 0);
+  socklen_t len = SockAddr::capacity();
+  getsockname(fd, addr.get_mut(), &len);
+  addr.set_len(len);
+  std::vector<uint32_t> xids;
+  std::thread peer([&] {
+    for (int i = 0; i < 2; ++i) {
+      uint8_t buf[512];
+      SockAddr from;
+      socklen_t fl = SockAddr::capacity();
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 5000) != 1) return;
+      const ssize_t n = recvfrom(fd, buf, sizeof buf, 0, from.get_mut(), &fl);
+      if (n < 4) return;
+      from.set_len(fl);
+      xids.push_back(ringrpc::xdr::load_be32(buf));
+      if (i == 0) continue;  // lost
+      ringrpc::BufferPool pool;
+      ringrpc::xdr::OutMessage m;
+      ringrpc::xdr::EncodeOptions eo;
+      eo.record_mark = false;
+      ringrpc::xdr::XdrWriter w(pool, m, eo);
+      ringrpc::rpc::encode_accepted_reply(w, xids.back(), ringrpc::rpc::accept_stat::SUCCESS);
+      w.put_i32(1234);
+      w.finish();
+      const auto b = m.flatten();
+      sendto(fd, b.data(), b.size(), 0, from.get(), from.len());
+    }
+  });
+  ringrpc::ClientRuntime rt;
+  ringrpc::ChannelOptions co;
+  co.transport = ringrpc::TransportKind::kUdp;
+  co.program = kProg;
+  co.version = 1;
+  co.address = addr;
+  co.udp_retry = 100ms;
+  co.timeout = 3s;
+  ENGINE_TEST_V1_Client c(ringrpc::Channel::create(rt.loop(), co));
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(c.SQUARE(3).value(), 1234);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 90ms);
+  peer.join();
+  ASSERT_EQ(xids.size(), 2u);
+  EXPECT_EQ(xids[0], xids[1]);
+  ::close(fd);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, EngineTest,
                          ::testing::Values(Backend::kIoUring, Backend::kEpoll),
                          [](const ::testing::TestParamInfo<Backend>& i) {
