@@ -527,67 +527,6 @@ void Channel::run_loop_until(const std::function<bool()>& done) {
 
 // --- binding ----------------------------------------------------------------------------------
 
-namespace {
-
-struct Mapping {
-  uint32_t prog, vers, prot, port;
-};
-
-bool encode_mapping(const void* ctx, xdr::XdrWriter& w) {
-  const auto* m = static_cast<const Mapping*>(ctx);
-  return w.put_u32(m->prog) && w.put_u32(m->vers) && w.put_u32(m->prot) && w.put_u32(m->port);
-}
-
-// Waits for one raw call's outcome from any thread.
-struct SyncWait {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  RpcError error;
-  uint32_t value = 0;
-
-  static void on_u32(void* ctx, const RpcError& e, xdr::XdrReader* r) {
-    auto* w = static_cast<SyncWait*>(ctx);
-    std::lock_guard<std::mutex> lock(w->mu);
-    w->error = e;
-    if (e.ok() && (!r->get_u32(w->value) || !r->finish())) {
-      w->error = RpcError::of(Errc::kCannotDecode);
-    }
-    w->done = true;
-    w->cv.notify_all();
-  }
-};
-
-}  // namespace
-
-Result<uint16_t> pmap_getport(const SockAddr& registry, uint32_t program, uint32_t version,
-                              uint32_t protocol, EventLoop* loop,
-                              std::chrono::milliseconds timeout) {
-  if (loop == nullptr) loop = &ClientRuntime::shared().loop();
-  ChannelOptions o;
-  o.transport = TransportKind::kUdp;
-  o.address = registry;
-  o.program = 100000;  // PMAP_PROG
-  o.version = 2;
-  o.timeout = timeout;
-  o.udp_retry = std::chrono::milliseconds(500);
-  std::shared_ptr<Channel> ch = Channel::create(*loop, o);
-  Mapping m{program, version, protocol, 0};
-  SyncWait w;
-  ch->call_raw(3 /* PMAPPROC_GETPORT */, encode_mapping, &m, SyncWait::on_u32, &w);
-  if (loop->in_loop_thread()) {
-    ch->run_loop_until([&w] {
-      std::lock_guard<std::mutex> lock(w.mu);
-      return w.done;
-    });
-  } else {
-    std::unique_lock<std::mutex> lock(w.mu);
-    w.cv.wait(lock, [&w] { return w.done; });
-  }
-  if (!w.error.ok()) return Result<uint16_t>(w.error);
-  return Result<uint16_t>(static_cast<uint16_t>(w.value));
-}
-
 Result<std::shared_ptr<Channel>> connect(const std::string& host, uint32_t program,
                                          uint32_t version, std::string_view nettype,
                                          ChannelOptions base, EventLoop* loop) {

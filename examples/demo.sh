@@ -7,30 +7,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${BIN:-build/bin}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
+source scripts/process_helpers.sh
+announce() {
+  start "$@"
+  echo "\$ $1: $(cat "$work/$1.out")"
 }
-trap cleanup EXIT
-start() {
-  local name=$1
-  shift
-  "$@" >"$work/$name.out" &
-  pids+=($!)
-  for _ in $(seq 100); do grep -q '^listening' "$work/$name.out" && break; sleep 0.05; done
-  echo "\$ $name: $(cat "$work/$name.out")"
-}
-field() { sed -E "s/.*$2=([^ ]+).*/\1/" "$work/$1.out"; }
 run() {
   echo "\$ ${*#"$bin/"}"
   "$@"
 }
 
-start square-server "$bin/square-server" --no-register --unix "$work/square.sock"
-start echo-server "$bin/echo-server" --no-register
+announce square-server "$bin/square-server" --no-register --unix "$work/square.sock"
+announce echo-server "$bin/echo-server" --no-register
 run "$bin/square-client" --port "$(field square-server tcp)" 11
 run "$bin/square-client" --port "$(field square-server udp)" --transport udp 12
 run "$bin/square-client" --unix "$work/square.sock" 13

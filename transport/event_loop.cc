@@ -203,7 +203,7 @@ bool Datagram::send_to(const xdr::OutMessage& m, const SockAddr& to) {
 
 // --- EventLoop: objects -----------------------------------------------------------------------
 
-Stream* EventLoop::add_stream(int fd, StreamHandler& h, const SockAddr& peer) {
+Stream* EventLoop::new_stream(int fd, StreamHandler& h, const SockAddr& peer, bool connecting) {
   uint32_t index;
   if (!free_streams_.empty()) {
     index = free_streams_.back();
@@ -212,22 +212,27 @@ Stream* EventLoop::add_stream(int fd, StreamHandler& h, const SockAddr& peer) {
     index = static_cast<uint32_t>(streams_.size());
     streams_.emplace_back();
   }
-  // A fresh object per connection keeps no state of the previous one; the generation counter
-  // lives on in a side value so stale completions cannot match.
-  static thread_local uint32_t next_gen = 1;
+  // A fresh object per connection keeps nothing of the slot's previous one; the generation
+  // (24 bits, never 0) tells a completion for the old one from one for the new.
+  next_gen_ = (next_gen_ + 1) & 0xffffff;
+  if (next_gen_ == 0) next_gen_ = 1;
   std::unique_ptr<Stream> s(new Stream());
   s->loop_ = this;
   s->handler_ = &h;
   s->fd_ = fd;
   s->index_ = index;
-  s->gen_ = next_gen++ & 0xffffff;
-  if (s->gen_ == 0) s->gen_ = next_gen++ & 0xffffff;
+  s->gen_ = next_gen_;
   s->peer_ = peer;
+  s->connecting_ = connecting;
   Stream* raw = s.get();
   streams_[index] = std::move(s);
   ++stream_count_;
   start_stream(*raw);
   return raw;
+}
+
+Stream* EventLoop::add_stream(int fd, StreamHandler& h, const SockAddr& peer) {
+  return new_stream(fd, h, peer, false);
 }
 
 Stream* EventLoop::connect(const SockAddr& to, StreamHandler& h, IoError& error) {
@@ -236,28 +241,7 @@ Stream* EventLoop::connect(const SockAddr& to, StreamHandler& h, IoError& error)
   if (fd < 0) return nullptr;
   // Even a connect that finished at once is reported through on_connected() from the loop, so
   // callers have one code path.
-  uint32_t index;
-  if (!free_streams_.empty()) {
-    index = free_streams_.back();
-    free_streams_.pop_back();
-  } else {
-    index = static_cast<uint32_t>(streams_.size());
-    streams_.emplace_back();
-  }
-  static thread_local uint32_t next_gen = 0x800000;
-  std::unique_ptr<Stream> s(new Stream());
-  s->loop_ = this;
-  s->handler_ = &h;
-  s->fd_ = fd;
-  s->index_ = index;
-  s->gen_ = (next_gen++ & 0x7fffff) | 0x800000;
-  s->peer_ = to;
-  s->connecting_ = true;
-  Stream* raw = s.get();
-  streams_[index] = std::move(s);
-  ++stream_count_;
-  start_stream(*raw);
-  return raw;
+  return new_stream(fd, h, to, true);
 }
 
 Listener* EventLoop::add_listener(int fd, AcceptHandler& h) {

@@ -379,6 +379,7 @@ class EventLoop {
     return a.when > b.when || (a.when == b.when && a.seq > b.seq);
   }
   void forget(Timer& t) noexcept;
+  Stream* new_stream(int fd, StreamHandler& h, const SockAddr& peer, bool connecting);
   void run_timers();
   void run_posted();
   void end_iteration();
@@ -390,6 +391,7 @@ class EventLoop {
   bool reading_ = true;
   std::vector<std::unique_ptr<Stream>> streams_;
   std::vector<uint32_t> free_streams_;
+  uint32_t next_gen_ = 0;
   size_t stream_count_ = 0;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<std::unique_ptr<Datagram>> datagrams_;

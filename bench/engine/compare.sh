@@ -18,41 +18,17 @@ secs=${2:-3}
 for b in square-server echo-server tirpc_peer ringrpc-raw-echo ringrpc-load; do
   [ -x "$bin/$b" ] || { echo "compare: $bin/$b is missing; build first (see README)" >&2; exit 1; }
 done
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# start NAME CMD...: runs a server in the background (its pid recorded for cleanup, in this
-# shell, not a subshell) and waits for its "listening" line; port NAME prints its TCP port.
-start() {
-  local name=$1
-  shift
-  "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  pids+=($!)
-  eval "pid_$name=$!"
-  for _ in $(seq 100); do
-    grep -q '^listening' "$work/$name.out" && return 0
-    sleep 0.05
-  done
-  echo "compare: $name did not start: $(cat "$work/$name.err")" >&2
-  exit 1
-}
-port() { sed -E 's/.*tcp=([0-9]+).*/\1/' "$work/$1.out"; }
+source scripts/process_helpers.sh
 
 backend=${BACKEND:-auto}
 start ringrpc "$bin/square-server" --no-register --shards 2 --backend "$backend"
 start echo "$bin/echo-server" --no-register --shards 2 --backend "$backend"
 start raw "$bin/ringrpc-raw-echo" --shards 2 --backend "$backend"
 start tirpc "$bin/tirpc_peer" server
-ringrpc=$(port ringrpc)
-echo_srv=$(port echo)
-raw=$(port raw)
-tirpc=$(port tirpc)
+ringrpc=$(field ringrpc tcp)
+echo_srv=$(field echo tcp)
+raw=$(field raw tcp)
+tirpc=$(field tirpc tcp)
 square=0x31230000
 echo_prog=0x31230001
 

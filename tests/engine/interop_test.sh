@@ -8,29 +8,7 @@
 set -euo pipefail
 bin=$1
 peer=$2
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# start NAME CMD...: runs CMD in the background, waits for its "listening" line (5 s at most).
-start() {
-  local name=$1
-  shift
-  "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  pids+=($!)
-  for _ in $(seq 100); do
-    if grep -q '^listening' "$work/$name.out"; then return 0; fi
-    sleep 0.05
-  done
-  echo "interop: $name did not start: $(cat "$work/$name.err")" >&2
-  exit 1
-}
-port() { sed -E "s/.*$2=([0-9]+).*/\1/" "$work/$1.out"; }
+source "$(dirname "$0")/../../scripts/process_helpers.sh"
 
 fail() {
   echo "interop: FAILED: $*" >&2
@@ -41,10 +19,10 @@ echo "== libtirpc clients -> ringrpc servers"
 for backend in io_uring epoll; do
   start "square-$backend" "$bin/square-server" --no-register --shards 2 --backend "$backend"
   start "echo-$backend" "$bin/echo-server" --no-register --shards 2 --backend "$backend"
-  sq_tcp=$(port "square-$backend" tcp)
-  sq_udp=$(port "square-$backend" udp)
-  ec_tcp=$(port "echo-$backend" tcp)
-  ec_udp=$(port "echo-$backend" udp)
+  sq_tcp=$(field "square-$backend" tcp)
+  sq_udp=$(field "square-$backend" udp)
+  ec_tcp=$(field "echo-$backend" tcp)
+  ec_udp=$(field "echo-$backend" udp)
   "$peer" client-square tcp "$sq_tcp" || fail "libtirpc square client over tcp ($backend)"
   "$peer" client-square udp "$sq_udp" || fail "libtirpc square client over udp ($backend)"
   "$peer" client-echo tcp "$ec_tcp" || fail "libtirpc echo client over tcp ($backend)"
@@ -53,8 +31,8 @@ done
 
 echo "== ringrpc clients -> libtirpc server"
 start tirpc "$peer" server
-t_tcp=$(port tirpc tcp)
-t_udp=$(port tirpc udp)
+t_tcp=$(field tirpc tcp)
+t_udp=$(field tirpc udp)
 out=$("$bin/square-client" --port "$t_tcp" 11) || fail "square-client over tcp"
 [ "$out" = "square(11) = 121" ] || fail "square-client over tcp printed: $out"
 out=$("$bin/square-client" --port "$t_udp" --transport udp 7) || fail "square-client over udp"

@@ -9,14 +9,7 @@
 set -euo pipefail
 bin=$1
 peer=$2
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/../../scripts/process_helpers.sh"
 fail() {
   echo "registry: FAILED: $*" >&2
   exit 1
@@ -33,14 +26,11 @@ if ! rpcinfo -p 127.0.0.1 >/dev/null 2>&1; then
   rpcinfo -p 127.0.0.1 >/dev/null 2>&1 || fail "rpcbind did not start"
 fi
 
-"$bin/square-server" --shards 2 >"$work/server.out" 2>"$work/server.err" &
-server=$!
-pids+=($server)
-for _ in $(seq 100); do grep -q '^listening' "$work/server.out" && break; sleep 0.05; done
-grep -q '^listening' "$work/server.out" || fail "square-server did not start: $(cat "$work/server.err")"
+start server "$bin/square-server" --shards 2
+server=$pid_server
 [ -s "$work/server.err" ] && fail "square-server complained: $(cat "$work/server.err")"
-tcp=$(sed -E 's/.*tcp=([0-9]+).*/\1/' "$work/server.out")
-udp=$(sed -E 's/.*udp=([0-9]+).*/\1/' "$work/server.out")
+tcp=$(field server tcp)
+udp=$(field server udp)
 
 rpcinfo -p 127.0.0.1 | grep -Eq "^ +824377344 +1 +tcp +$tcp\b" || fail "rpcinfo -p lacks tcp $tcp"
 rpcinfo -p 127.0.0.1 | grep -Eq "^ +824377344 +1 +udp +$udp\b" || fail "rpcinfo -p lacks udp $udp"

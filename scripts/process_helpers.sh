@@ -1,0 +1,32 @@
+# Sourced (not run) by the scripts that start servers: tests, benchmarks and the demo. Gives them
+# a scratch directory ($work), the pids they started ($pids) and an EXIT trap that stops exactly
+# those processes, by pid, and removes the directory.
+#
+#   start NAME CMD...   run CMD in the background, stdout in $work/NAME.out and stderr in
+#                       $work/NAME.err, pid in $pids and in $pid_NAME; wait (5 s at most) for
+#                       its "listening ..." line; fail with its stderr if none comes
+#   field NAME KEY      the value of KEY=... on NAME's listening line (tcp, udp, unix)
+work=$(mktemp -d)
+pids=()
+stop_started_processes() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap stop_started_processes EXIT
+
+start() {
+  local name=$1
+  shift
+  "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  pids+=($!)
+  eval "pid_${name//-/_}=$!"
+  for _ in $(seq 100); do
+    grep -q '^listening' "$work/$name.out" && return 0
+    sleep 0.05
+  done
+  echo "$(basename "$0"): $name did not start: $(cat "$work/$name.err")" >&2
+  exit 1
+}
+
+field() { sed -E "s/.*$2=([^ ]+).*/\1/" "$work/$1.out"; }
