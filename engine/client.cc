@@ -66,7 +66,11 @@ ClientRuntime::ClientRuntime(const transport::LoopOptions& options) {
       ready = true;
     }
     cv.notify_all();
-    if (loop_) loop_->run();
+    if (!loop_) return;
+    loop_->run();
+    // Channels still connected hold themselves alive until their stream closes: close them all
+    // here, on the loop's thread, so every call ends and every channel is freed.
+    loop_->drain(std::chrono::seconds(2));
   });
   std::unique_lock<std::mutex> lock(mu);
   cv.wait(lock, [&] { return ready; });
@@ -76,7 +80,7 @@ ClientRuntime::ClientRuntime(const transport::LoopOptions& options) {
 ClientRuntime::~ClientRuntime() {
   loop_->stop();
   thread_.join();
-  // Destroyed here, not on its thread: fine for epoll; for io_uring the ring is only torn down.
+  // Destroyed here, after its thread has drained it: the io_uring ring is only unmapped.
   loop_.reset();
 }
 

@@ -561,6 +561,38 @@ void EventLoop::run_once(Duration max_wait) {
   ++stats_.iterations;
 }
 
+void EventLoop::drain(Duration limit) {
+  const TimePoint deadline = Clock::now() + limit;
+  for (;;) {
+    run_posted();
+    for (auto& p : streams_) {
+      if (p && !p->closing_) p->close();
+    }
+    for (auto& l : listeners_) {
+      if (l && !l->closing_) close_listener(l.get());
+    }
+    for (auto& d : datagrams_) {
+      if (d && !d->closing_) close_datagram(d.get());
+    }
+    end_iteration();
+    const bool listeners_left = std::any_of(listeners_.begin(), listeners_.end(),
+                                            [](const auto& l) { return l != nullptr; });
+    const bool datagrams_left = std::any_of(datagrams_.begin(), datagrams_.end(),
+                                            [](const auto& d) { return d != nullptr; });
+    bool posted_left;
+    {
+      std::lock_guard<std::mutex> lock(posted_mu_);
+      posted_left = !posted_.empty();
+    }
+    if ((stream_count_ == 0 && !listeners_left && !datagrams_left && !posted_left) ||
+        Clock::now() >= deadline) {
+      return;
+    }
+    wait(std::chrono::milliseconds(5));
+    now_ = Clock::now();
+  }
+}
+
 void EventLoop::run() {
   while (!stop_.load(std::memory_order_relaxed)) run_once(std::chrono::seconds(10));
   stop_.store(false, std::memory_order_relaxed);

@@ -298,6 +298,10 @@ class EventLoop {
   // One iteration: waits at most `max_wait` for something to happen, handles it.
   void run_once(Duration max_wait);
   bool in_loop_thread() const noexcept { return std::this_thread::get_id() == owner_; }
+  // Closes every stream, listener and datagram socket (handlers are told, as for any close),
+  // runs what other threads posted, and keeps iterating until nothing is left or `limit` has
+  // passed. For an orderly end of a loop whose handlers must see their on_closed().
+  void drain(Duration limit);
 
   // The time at the start of this iteration (cheap; call Clock::now() for precision).
   TimePoint now() const noexcept { return now_; }
