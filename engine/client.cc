@@ -197,11 +197,15 @@ class ChannelCore final : public transport::StreamHandler,
     stream_ = nullptr;
     reader_.reset();
     if (!closed_) {
+      // A failed connect says why (refused, unreachable); a connection that broke later is a
+      // reset, whatever the errno.
       const int e = connect_error_ != 0 ? connect_error_ : err;
-      const Errc code =
-          connect_error_ == ECONNREFUSED || (connect_error_ == 0 && err == ECONNREFUSED)
-              ? Errc::kRefused
-              : (connect_error_ != 0 ? Errc::kCannotSend : Errc::kReset);
+      Errc code = Errc::kReset;
+      if (e == ECONNREFUSED) {
+        code = Errc::kRefused;
+      } else if (connect_error_ != 0) {
+        code = Errc::kCannotSend;
+      }
       connection_lost(RpcError::io(code, e));
     }
     connect_error_ = 0;

@@ -522,7 +522,6 @@ void Shard::run(std::function<void(bool, const std::string&)> ready) {
       datagrams_.back()->user = &e;
     }
   }
-  for (transport::Listener* l : listeners_) (void)l;
   ready(true, loop_->describe());
   loop_->arm_after(tick_, std::chrono::milliseconds(100));
   loop_->run();
@@ -550,9 +549,9 @@ void Shard::run(std::function<void(bool, const std::string&)> ready) {
 }
 
 void Shard::on_accept(int fd, const SockAddr& peer) {
-  const TransportKind kind = peer.is_unix() || peer.family() == AF_UNSPEC || peer.family() == 0
-                                 ? TransportKind::kUnix
-                                 : TransportKind::kTcp;
+  // A Unix-socket peer may come back unnamed (AF_UNSPEC, length 0) from accept.
+  const TransportKind kind =
+      peer.is_unix() || peer.family() == AF_UNSPEC ? TransportKind::kUnix : TransportKind::kTcp;
   if (shutting_down_) {
     ::close(fd);
     return;
