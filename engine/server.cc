@@ -504,6 +504,14 @@ void Shard::run(std::function<void(bool, const std::string&)> ready) {
   std::string error;
   loop_ = EventLoop::create(srv_.options.loop, &error);
   if (!loop_) {
+    // The sockets meant for this shard are its own to close (the Server hands them over).
+    for (Endpoint& e : srv_.endpoints) {
+      if (e.kind != TransportKind::kUnix) {
+        ::close(e.fds[index_]);
+      } else if (index_ == 0) {
+        ::close(e.fds[0]);
+      }
+    }
     ready(false, error);
     return;
   }
@@ -519,7 +527,6 @@ void Shard::run(std::function<void(bool, const std::string&)> ready) {
       listeners_.push_back(loop_->add_listener(e.fds[index_], *this));
     } else {
       datagrams_.push_back(loop_->add_datagram(e.fds[index_], *this));
-      datagrams_.back()->user = &e;
     }
   }
   ready(true, loop_->describe());
@@ -1002,13 +1009,9 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(o
 Server::~Server() {
   stop();
   wait();
+  // The sockets belonged to the shards' loops, which closed them; the socket file is ours.
   for (Endpoint& e : impl_->endpoints) {
-    for (int fd : e.fds) {
-      if (fd >= 0) ::close(fd);
-    }
-    if (e.kind == TransportKind::kUnix && !e.path.empty() && !e.fds.empty()) {
-      ::unlink(e.path.c_str());
-    }
+    if (e.kind == TransportKind::kUnix && !e.fds.empty()) ::unlink(e.path.c_str());
   }
 }
 
@@ -1130,7 +1133,10 @@ bool Server::start(std::string* error) {
   if (!first_error.empty()) {
     stop();
     wait();
-    return fail("cannot start event loop: " + first_error);
+    // The shards closed their sockets (those whose loop started, at stop; the others at once).
+    for (Endpoint& e : m.endpoints) e.fds.clear();
+    if (error) *error = "cannot start event loop: " + first_error;
+    return false;
   }
   return true;
 }
