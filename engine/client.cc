@@ -194,6 +194,10 @@ class ChannelCore final : public transport::StreamHandler,
   void on_eof(Stream& s) override { s.close(); }
   void on_closed(Stream& s, int err) override {
     (void)s;
+    // The stream's hold on this channel ends here; `keep` may be the last reference, released
+    // when this returns. Taken first: connection_lost() may open a new stream, which takes a
+    // new hold.
+    const std::shared_ptr<ChannelCore> keep = std::move(self_);
     stream_ = nullptr;
     reader_.reset();
     if (!closed_) {
@@ -206,10 +210,9 @@ class ChannelCore final : public transport::StreamHandler,
       } else if (connect_error_ != 0) {
         code = Errc::kCannotSend;
       }
+      connect_error_ = 0;
       connection_lost(RpcError::io(code, e));
     }
-    connect_error_ = 0;
-    self_.reset();  // may destroy this
   }
 
   // DatagramHandler

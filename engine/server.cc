@@ -914,12 +914,16 @@ void Shard::deliver_remote(const ReplyRoute& route, std::vector<uint8_t>* bytes)
 }
 
 size_t Shard::memory_in_use() const noexcept {
-  size_t bytes = loop_->recv_pool().buffers_allocated() * loop_->recv_pool().buffer_size() +
+  // Receive buffers count while something above the kernel holds them (not while they wait
+  // empty in the provided-buffer ring); send buffers hold the queued replies.
+  const BufferPool& rp = loop_->recv_pool();
+  const size_t held =
+      rp.buffers_in_use() - std::min(rp.buffers_in_use(), loop_->recv_buffers_in_kernel());
+  size_t bytes = held * rp.buffer_size() +
                  loop_->send_pool().buffers_in_use() * loop_->send_pool().buffer_size();
   for (const auto& [id, c] : conns_) {
     (void)id;
     bytes += c->reader_.buffered();
-    if (c->stream_ != nullptr) bytes += c->stream_->queued_bytes();
   }
   return bytes;
 }
@@ -933,9 +937,19 @@ void Shard::check_budget() {
     loop_->set_reading(false);
     log_.warn("shard %u over its memory budget (%zu of %zu bytes); reading paused", index_, used,
               budget);
-  } else if (budget_paused_ && used <= budget - budget / 4) {
-    budget_paused_ = false;
-    loop_->set_reading(true);
+  } else if (budget_paused_) {
+    // Resume below 75% of the budget, or when nothing we hold can shrink without reading more:
+    // no reply waiting to go out and no call in flight means what is left is partial records,
+    // which only reading can complete (pausing on them would never end).
+    bool replies_pending = remote_pending_ != 0;
+    for (const auto& [id, c] : conns_) {
+      (void)id;
+      if (c->stream_ != nullptr && c->stream_->queued_bytes() != 0) replies_pending = true;
+    }
+    if (used <= budget - budget / 4 || !replies_pending) {
+      budget_paused_ = false;
+      loop_->set_reading(true);
+    }
   }
 }
 

@@ -314,6 +314,9 @@ class EventLoop {
   // delivered are unaffected). Listening continues.
   void set_reading(bool on);
   bool reading() const noexcept { return reading_; }
+  // Receive buffers lent to the kernel and still empty (io_uring's provided-buffer ring): part
+  // of recv_pool().buffers_in_use(), but holding no data.
+  virtual size_t recv_buffers_in_kernel() const noexcept { return 0; }
 
  protected:
   explicit EventLoop(const LoopOptions& options);

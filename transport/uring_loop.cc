@@ -124,6 +124,9 @@ class UringLoop final : public EventLoop {
   }
 
   Backend backend() const noexcept override { return Backend::kIoUring; }
+  size_t recv_buffers_in_kernel() const noexcept override {
+    return buf_entries_ - free_bids_.size();
+  }
   std::string describe() const override {
     std::string s = "io_uring";
     if (flags_ & IORING_SETUP_DEFER_TASKRUN) {

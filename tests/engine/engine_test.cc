@@ -742,6 +742,73 @@ TEST(EngineOptions, UdpCallsAreRetransmittedWithTheSameXid) {
   ::close(fd);
 }
 
+TEST(EngineOptions, IdempotentCallsAreResentAfterTheConnectionBreaks) {
+  ringrpc::ServerOptions o;
+  o.max_record = 64 * 1024;
+  OwnServer s(o);
+  ringrpc::ClientRuntime rt;
+  ringrpc::ChannelOptions co;
+  co.program = kProg;
+  co.version = 1;
+  co.address = SockAddr::loopback4(s.server->tcp_port());
+  co.timeout = 5s;
+  ENGINE_TEST_V1_Client c(ringrpc::Channel::create(rt.loop(), co));
+  ringrpc::CallOptions idempotent;
+  idempotent.idempotent = true;
+  auto held = c.HOLD_async(idempotent);  // deferred by the server: in flight
+  auto plain = c.HOLD_async();           // the same, not idempotent
+  for (int i = 0; i < 400 && s.v1.held() < 2; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(s.v1.held(), 2u);
+  // A record over the server's max_record: it closes the connection.
+  auto big = c.ECHO_async(engine_test::blob(100 * 1024, 1));
+  EXPECT_EQ(big.get().error().code, Errc::kReset);
+  EXPECT_EQ(plain.get().error().code, Errc::kReset);
+  // The idempotent call went out again on a new connection and waits there.
+  for (int i = 0; i < 400 && s.v1.held() < 3; ++i) std::this_thread::sleep_for(5ms);
+  s.v1.release();
+  auto r = held.get();
+  EXPECT_TRUE(r.ok()) << r.error().to_string();
+}
+
+TEST(EngineOptions, MemoryBudgetPausesReadingAndServiceGoesOn) {
+  ringrpc::ServerOptions o;
+  o.memory_budget = 256 * 1024;  // far below what the load below brings in
+  o.loop.recv_buffers = 8;
+  OwnServer s(o);
+  ringrpc::ClientRuntime rt;
+  ringrpc::ChannelOptions co;
+  co.program = kProg;
+  co.version = 1;
+  co.address = SockAddr::loopback4(s.server->tcp_port());
+  co.timeout = 20s;
+  std::vector<std::unique_ptr<ENGINE_TEST_V1_Client>> clients;
+  std::vector<std::future<ringrpc::Result<engine_test::blob>>> fs;
+  const engine_test::blob payload(200 * 1024, 9);
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  for (int i = 0; i < 8; ++i) {
+    clients.push_back(
+        std::make_unique<ENGINE_TEST_V1_Client>(ringrpc::Channel::create(rt.loop(), co)));
+  }
+  // Keep ~64 large calls in flight until the shard has had to pause (bounded in time).
+  while (s.server->stats().read_pauses == 0 && std::chrono::steady_clock::now() < deadline) {
+    for (auto& c : clients) fs.push_back(c->ECHO_async(payload));
+    if (fs.size() > 64) {
+      for (size_t i = 0; i + 64 < fs.size(); ++i) {
+        auto r = fs[i].get();
+        ASSERT_TRUE(r.ok()) << r.error().to_string();
+      }
+      fs.erase(fs.begin(), fs.end() - 64);
+    }
+  }
+  EXPECT_GE(s.server->stats().read_pauses, 1u);
+  for (auto& f : fs) {
+    auto r = f.get();
+    ASSERT_TRUE(r.ok()) << r.error().to_string();
+    EXPECT_EQ(r.value().size(), payload.size());
+  }
+  EXPECT_EQ(clients[0]->SQUARE(6).value(), 36);  // and it reads again
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, EngineTest,
                          ::testing::Values(Backend::kIoUring, Backend::kEpoll),
                          [](const ::testing::TestParamInfo<Backend>& i) {
