@@ -9,7 +9,7 @@
 #   ringrpc_generate(square_proto FILES square.x)
 #   target_link_libraries(square_server PRIVATE square_proto)   # then #include "square.h"
 function(ringrpc_generate target)
-  cmake_parse_arguments(G "" "NAMESPACE;OUTPUT_DIR" "FILES;IMPORTS;DEFINES;INCLUDE_DIRS" ${ARGN})
+  cmake_parse_arguments(G "INSIDE_ENGINE" "NAMESPACE;OUTPUT_DIR" "FILES;IMPORTS;DEFINES;INCLUDE_DIRS" ${ARGN})
   if(NOT G_FILES)
     message(FATAL_ERROR "ringrpc_generate(${target}): no FILES")
   endif()
@@ -54,5 +54,8 @@ function(ringrpc_generate target)
     add_library(${target} STATIC ${sources})
   endif()
   target_include_directories(${target} PUBLIC ${G_OUTPUT_DIR})
-  target_link_libraries(${target} PUBLIC ringrpc::engine)
+  # INSIDE_ENGINE: the engine's own protocols (the registry) are compiled into the engine.
+  if(NOT G_INSIDE_ENGINE)
+    target_link_libraries(${target} PUBLIC ringrpc::engine)
+  endif()
 endfunction()

@@ -11,6 +11,7 @@
 
 #include "codec/check.h"
 #include "codec/record_marking.h"
+#include "engine/registration.h"
 #include "engine/reply_encoding.h"
 
 namespace ringrpc {
@@ -553,14 +554,13 @@ Result<std::shared_ptr<Channel>> connect(const std::string& host, uint32_t progr
   const bool udp = nettype == "udp" || nettype == "udp6";
   const bool v6 = nettype == "tcp6" || nettype == "udp6";
   if (!udp && nettype != "tcp" && nettype != "tcp6") return R(RpcError::of(Errc::kUnknownHost));
-  SockAddr addr;
-  if (!SockAddr::resolve(host, 111, v6, addr)) return R(RpcError::of(Errc::kUnknownHost));
-  Result<uint16_t> port = pmap_getport(addr, program, version, udp ? 17 : 6, loop);
-  if (!port.ok()) return R(port.error());
-  if (port.value() == 0) return R(RpcError::of(Errc::kNotRegistered));
-  addr.set_port(port.value());
+  SockAddr registry;
+  if (!SockAddr::resolve(host, 111, v6, registry)) return R(RpcError::of(Errc::kUnknownHost));
   base.transport = udp ? TransportKind::kUdp : TransportKind::kTcp;
-  base.address = addr;
+  Result<SockAddr> addr =
+      rpcb_getaddr(registry, base.transport, program, version, loop, std::chrono::seconds(5));
+  if (!addr.ok()) return R(addr.error());
+  base.address = addr.value();
   return R(Channel::create(*loop, std::move(base)));
 }
 

@@ -5,7 +5,8 @@
 // call.
 //
 // Binding works like libtirpc's clnt_create: connect(host, program, version, "tcp" | "udp" |
-// "unix") asks the host's registry (portmap GETPORT on port 111) for the port. ringrpc-gen's
+// "unix") asks the host's registry on port 111 where the program is (rpcbind GETADDR version 4,
+// then 3, then portmap GETPORT, over the transport the channel will use). ringrpc-gen's
 // V_Client classes wrap a Channel with one method per procedure.
 //
 // Threading: a Channel's I/O and its callbacks run on the thread of the EventLoop it was created

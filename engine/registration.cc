@@ -1,85 +1,154 @@
-// Portmap v2 calls over UDP: SET and UNSET for a server registering itself (as svc_register and
-// pmap_set do), GETPORT for a client binding (as clnt_create does).
-#include <condition_variable>
-#include <mutex>
+#include "engine/registration.h"
+
+#include <unistd.h>
 
 #include "engine/client.h"
-#include "engine/registration.h"
+#include "engine/registry/uaddr.h"
+#include "rpcb_prot.h"
 
 namespace ringrpc {
 namespace {
 
-constexpr uint32_t kPmapProg = 100000;
-constexpr uint32_t kPmapVers = 2;
-constexpr uint32_t kPmapGetport = 3;
+namespace pb = ::ringrpc::rpcb;
+using transport::SockAddr;
 
-bool encode_mapping(const void* ctx, xdr::XdrWriter& w) {
-  const auto* m = static_cast<const PmapMapping*>(ctx);
-  return w.put_u32(m->prog) && w.put_u32(m->vers) && w.put_u32(m->prot) && w.put_u32(m->port);
-}
+constexpr uint32_t kRpcbProg = 100000;
 
-// Waits for one call whose result is a single unsigned int (a bool or a port), from any thread.
-struct U32Wait {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  RpcError error;
-  uint32_t value = 0;
-
-  static void on_reply(void* ctx, const RpcError& e, xdr::XdrReader* r) {
-    auto* w = static_cast<U32Wait*>(ctx);
-    std::lock_guard<std::mutex> lock(w->mu);
-    w->error = e;
-    if (e.ok() && (!r->get_u32(w->value) || !r->finish())) {
-      w->error = RpcError::of(Errc::kCannotDecode);
-    }
-    w->done = true;
-    w->cv.notify_all();
-  }
-};
-
-// One portmap v2 call over UDP to `registry`.
-Result<uint32_t> pmap_u32_call(const transport::SockAddr& registry, uint32_t proc,
-                               const PmapMapping& m, transport::EventLoop& loop,
-                               std::chrono::milliseconds timeout) {
+std::shared_ptr<Channel> make_channel(TransportKind kind, const SockAddr& addr, uint32_t vers,
+                                      std::chrono::milliseconds timeout,
+                                      transport::EventLoop& loop) {
   ChannelOptions o;
-  o.transport = TransportKind::kUdp;
-  o.address = registry;
-  o.program = kPmapProg;
-  o.version = kPmapVers;
+  o.transport = kind;
+  o.address = addr;
+  o.program = kRpcbProg;
+  o.version = vers;
   o.timeout = timeout;
   o.udp_retry = std::chrono::milliseconds(300);
-  std::shared_ptr<Channel> ch = Channel::create(loop, o);
-  U32Wait w;
-  ch->call_raw(proc, encode_mapping, &m, U32Wait::on_reply, &w);
-  if (loop.in_loop_thread()) {
-    ch->run_loop_until([&w] {
-      std::lock_guard<std::mutex> lock(w.mu);
-      return w.done;
-    });
-  } else {
-    std::unique_lock<std::mutex> lock(w.mu);
-    w.cv.wait(lock, [&w] { return w.done; });
-  }
-  if (!w.error.ok()) return Result<uint32_t>(w.error);
-  return Result<uint32_t>(w.value);
+  return Channel::create(loop, o);
+}
+
+bool version_refused(const RpcError& e) {
+  return e.code == Errc::kProgMismatch || e.code == Errc::kProgUnavail ||
+         e.code == Errc::kProcUnavail;
 }
 
 }  // namespace
 
-Result<bool> pmap_call(uint32_t proc, const PmapMapping& m) {
-  Result<uint32_t> r = pmap_u32_call(transport::SockAddr::loopback4(111), proc, m,
-                                     ClientRuntime::shared().loop(), std::chrono::seconds(3));
-  if (!r.ok()) return Result<bool>(r.error());
-  return Result<bool>(r.value() != 0);
+HostRegistry::HostRegistry(std::shared_ptr<Channel> ch, uint32_t version, std::string where)
+    : channel_(std::move(ch)), version_(version), where_(std::move(where)) {}
+
+HostRegistry::~HostRegistry() = default;
+
+std::string HostRegistry::describe() const {
+  return (version_ == 2 ? std::string("portmap v2 on ")
+                        : "rpcbind v" + std::to_string(version_) + " on ") +
+         where_;
 }
 
-Result<uint16_t> pmap_getport(const transport::SockAddr& registry, uint32_t program,
-                              uint32_t version, uint32_t protocol, transport::EventLoop* loop,
+Result<std::unique_ptr<HostRegistry>> HostRegistry::find(const std::string& unix_path,
+                                                         std::chrono::milliseconds timeout) {
+  using R = Result<std::unique_ptr<HostRegistry>>;
+  transport::EventLoop& loop = ClientRuntime::shared().loop();
+  CallOptions co;
+  co.timeout = timeout;
+  SockAddr unix_addr;
+  if (!unix_path.empty() && SockAddr::unix_path(unix_path, unix_addr)) {
+    auto ch = make_channel(TransportKind::kUnix, unix_addr, 4, timeout, loop);
+    if (pb::RPCBVERS4_Client(ch).RPCBPROC_NULL(co).ok()) {
+      return R(std::unique_ptr<HostRegistry>(new HostRegistry(ch, 4, unix_path)));
+    }
+  }
+  const SockAddr tcp = SockAddr::loopback4(111);
+  RpcError last;
+  for (uint32_t v : {4u, 3u, 2u}) {
+    auto ch = make_channel(TransportKind::kTcp, tcp, v, timeout, loop);
+    Result<std::monostate> r = v == 2   ? pb::PMAPVERS_Client(ch).PMAPPROC_NULL(co)
+                               : v == 3 ? pb::RPCBVERS_Client(ch).RPCBPROC_NULL(co)
+                                        : pb::RPCBVERS4_Client(ch).RPCBPROC_NULL(co);
+    if (r.ok()) return R(std::unique_ptr<HostRegistry>(new HostRegistry(ch, v, "127.0.0.1:111")));
+    last = r.error();
+    if (!version_refused(last)) break;  // nothing there (or it does not speak RPC)
+  }
+  return R(last);
+}
+
+Result<bool> HostRegistry::set(uint32_t prog, uint32_t vers, std::string_view netid,
+                               std::string_view uaddr) {
+  CallOptions co;
+  co.timeout = timeout_;
+  if (version_ == 2) {
+    const uint32_t prot = registry::ipproto_of_netid(netid);
+    const std::optional<uint16_t> port = registry::uaddr_port(uaddr);
+    if (prot == 0 || !port) return Result<bool>(false);
+    return pb::PMAPVERS_Client(channel_).PMAPPROC_SET({prog, vers, prot, *port}, co);
+  }
+  pb::rpcb a;
+  a.r_prog = prog;
+  a.r_vers = vers;
+  a.r_netid = std::string(netid);
+  a.r_addr = std::string(uaddr);
+  a.r_owner = std::to_string(::getuid());  // the registry decides; libtirpc sends the uid too
+  if (version_ == 3) return pb::RPCBVERS_Client(channel_).RPCBPROC_SET(a, co);
+  return pb::RPCBVERS4_Client(channel_).RPCBPROC_SET(a, co);
+}
+
+Result<bool> HostRegistry::unset(uint32_t prog, uint32_t vers) {
+  CallOptions co;
+  co.timeout = timeout_;
+  if (version_ == 2) return pb::PMAPVERS_Client(channel_).PMAPPROC_UNSET({prog, vers, 0, 0}, co);
+  pb::rpcb a;
+  a.r_prog = prog;
+  a.r_vers = vers;
+  a.r_owner = std::to_string(::getuid());
+  if (version_ == 3) return pb::RPCBVERS_Client(channel_).RPCBPROC_UNSET(a, co);
+  return pb::RPCBVERS4_Client(channel_).RPCBPROC_UNSET(a, co);
+}
+
+Result<SockAddr> rpcb_getaddr(const SockAddr& registry, TransportKind kind, uint32_t program,
+                              uint32_t version, transport::EventLoop* loop,
+                              std::chrono::milliseconds timeout) {
+  using R = Result<SockAddr>;
+  if (loop == nullptr) loop = &ClientRuntime::shared().loop();
+  CallOptions co;
+  co.timeout = timeout;
+  const registry::NetidInfo& n = registry::netid_of(kind, registry.family());
+  pb::rpcb a;
+  a.r_prog = program;
+  a.r_vers = version;
+  a.r_netid = std::string(n.netid);
+  for (uint32_t v : {4u, 3u}) {
+    auto ch = make_channel(kind, registry, v, timeout, *loop);
+    Result<pb::rpcb_uaddr> r = v == 4 ? pb::RPCBVERS4_Client(ch).RPCBPROC_GETADDR(a, co)
+                                      : pb::RPCBVERS_Client(ch).RPCBPROC_GETADDR(a, co);
+    if (r.ok()) {
+      if (r.value().empty()) return R(RpcError::of(Errc::kNotRegistered));
+      std::optional<SockAddr> addr = registry::from_uaddr(r.value(), n.family);
+      if (!addr) return R(RpcError::of(Errc::kCannotDecode));
+      return R(*addr);
+    }
+    if (!version_refused(r.error())) return R(r.error());
+  }
+  // A portmapper: version 2 knows IPv4 TCP and UDP only.
+  if (registry.family() != AF_INET) return R(RpcError::of(Errc::kNotRegistered));
+  auto ch = make_channel(kind, registry, 2, timeout, *loop);
+  Result<uint32_t> port = pb::PMAPVERS_Client(ch).PMAPPROC_GETPORT(
+      {program, version, kind == TransportKind::kUdp ? 17u : 6u, 0}, co);
+  if (!port.ok()) return R(port.error());
+  if (port.value() == 0 || port.value() > 65535) return R(RpcError::of(Errc::kNotRegistered));
+  SockAddr addr = registry;
+  addr.set_port(static_cast<uint16_t>(port.value()));
+  return R(addr);
+}
+
+Result<uint16_t> pmap_getport(const SockAddr& registry, uint32_t program, uint32_t version,
+                              uint32_t protocol, transport::EventLoop* loop,
                               std::chrono::milliseconds timeout) {
   if (loop == nullptr) loop = &ClientRuntime::shared().loop();
+  CallOptions co;
+  co.timeout = timeout;
+  auto ch = make_channel(TransportKind::kUdp, registry, 2, timeout, *loop);
   Result<uint32_t> r =
-      pmap_u32_call(registry, kPmapGetport, {program, version, protocol, 0}, *loop, timeout);
+      pb::PMAPVERS_Client(ch).PMAPPROC_GETPORT({program, version, protocol, 0}, co);
   if (!r.ok()) return Result<uint16_t>(r.error());
   if (r.value() > 65535) return Result<uint16_t>(RpcError::of(Errc::kCannotDecode));
   return Result<uint16_t>(static_cast<uint16_t>(r.value()));

@@ -1,6 +1,7 @@
 #include "engine/server.h"
 
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -22,6 +23,8 @@
 #include "engine/drc.h"
 #include "engine/offload_pool.h"
 #include "engine/registration.h"
+#include "engine/registry/registry_server.h"
+#include "engine/registry/uaddr.h"
 #include "engine/reply_encoding.h"
 
 namespace ringrpc {
@@ -129,6 +132,9 @@ struct Server::Impl {
   std::string backend;
   std::mutex mu;
   std::vector<std::pair<uint32_t, uint32_t>> registered;  // (prog, vers) set with rpcbind
+  std::unique_ptr<HostRegistry> host_registry;
+  std::unique_ptr<registry::RegistryServer> embedded;  // the registry we host, if we do
+  std::string registry_where;
 
   const ProgramEntry* find_program(uint32_t prog) const noexcept {
     for (const ProgramEntry& p : programs) {
@@ -187,6 +193,7 @@ struct Origin {
   Connection* conn = nullptr;
   Datagram* dgram = nullptr;
   const SockAddr* peer = nullptr;
+  const PeerCred* cred = nullptr;  // Unix connections
   TransportKind kind = TransportKind::kTcp;
   bool truncated = false;  // UDP: the datagram was longer than the limit
 };
@@ -304,6 +311,7 @@ class Connection final : public transport::StreamHandler {
       Origin o;
       o.conn = this;
       o.peer = &s.peer();
+      o.cred = has_cred_ ? &cred_ : nullptr;
       o.kind = kind_;
       shard_.handle_call(rec.data, o);
     }
@@ -347,6 +355,8 @@ class Connection final : public transport::StreamHandler {
   Shard& shard_;
   uint64_t id_;
   TransportKind kind_;
+  bool has_cred_ = false;
+  PeerCred cred_;
   Stream* stream_ = nullptr;
   xdr::RecordReader reader_;
   uint32_t inflight_ = 0;
@@ -471,6 +481,7 @@ struct OffloadJob {
   std::vector<uint8_t> record;
   SockAddr peer;
   TransportKind kind;
+  std::optional<PeerCred> cred;
   xdr::DecodeOptions opts;
   std::unique_ptr<RemoteReply> target;
 };
@@ -488,7 +499,7 @@ void run_offloaded(OffloadJob& job) {
     sysp = &sys;
   }
   OffloadSink sink(std::move(job.target));
-  Call call(h, sysp, job.peer, job.kind, arena, sink);
+  Call call(h, sysp, job.peer, job.kind, arena, sink, job.cred ? &*job.cred : nullptr);
   xdr::DispatchStatus st;
   try {
     st = job.svc->dispatch(call, r);
@@ -586,6 +597,14 @@ void Shard::adopt(int fd, const SockAddr& peer, TransportKind kind) {
   }
   auto* c = new Connection(*this, next_conn_id_++, kind, srv_.options.max_record);
   c->last_active_ = loop_->now();
+  if (kind == TransportKind::kUnix) {
+    ucred uc{};
+    socklen_t len = sizeof uc;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == 0 && len == sizeof uc) {
+      c->has_cred_ = true;
+      c->cred_ = PeerCred{uc.uid, uc.gid, uc.pid};
+    }
+  }
   conns_.emplace(c->id_, c);
   bump(srv_.stats.connections_accepted);
   bump(srv_.stats.connections_open);
@@ -694,7 +713,7 @@ void Shard::handle_call(std::span<const uint8_t> record, const Origin& o) {
   arena_.reset();
   origin_ = &o;
   xid_ = h.xid;
-  Call call(h, sysp, *o.peer, o.kind, arena_, *this);
+  Call call(h, sysp, *o.peer, o.kind, arena_, *this, o.cred);
   xdr::DispatchStatus st;
   try {
     st = svc->dispatch(call, r);
@@ -867,7 +886,9 @@ void Shard::offload(std::span<const uint8_t> record, const Origin& o, Service* s
   // much later.
   std::vector<uint8_t> bytes(record.begin(), record.end());
   auto job = std::make_shared<OffloadJob>(
-      OffloadJob{svc, std::move(bytes), *o.peer, o.kind, decode_opts_, std::move(target)});
+      OffloadJob{svc, std::move(bytes), *o.peer, o.kind,
+                 o.cred != nullptr ? std::optional<PeerCred>(*o.cred) : std::nullopt, decode_opts_,
+                 std::move(target)});
   const bool queued = srv_.offload->submit([job] { run_offloaded(*job); });
   if (!queued) {
     bump(srv_.stats.offload_rejected);
@@ -1222,25 +1243,65 @@ ServerStats Server::stats() const {
   return s;
 }
 
+// The (netid, universal address) of every endpoint, as svc_reg registers them.
+static std::vector<std::pair<std::string, std::string>> registry_addresses(
+    const std::vector<std::pair<TransportKind, SockAddr>>& endpoints) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [kind, addr] : endpoints) {
+    const int family = kind == TransportKind::kUnix ? AF_UNIX : addr.family();
+    out.emplace_back(std::string(registry::netid_of(kind, family).netid), registry::to_uaddr(addr));
+  }
+  return out;
+}
+
 bool Server::register_with_rpcbind(std::string* error) {
   Impl& m = *impl_;
-  const uint16_t tcp = tcp_port();
-  const uint16_t udp = udp_port();
-  for (const Service* s : m.services_for_registry()) {
-    // Replace what a previous instance left (UNSET removes every protocol of prog/vers).
-    Result<bool> r = pmap_call(kPmapUnset, {s->program(), s->version(), 0, 0});
-    if (!r.ok()) {
-      if (error) *error = "no registry answers on 127.0.0.1:111 (" + r.error().to_string() + ")";
+  const auto addresses = registry_addresses(endpoints());
+  constexpr auto kTimeout = std::chrono::seconds(3);
+  Result<std::unique_ptr<HostRegistry>> host =
+      HostRegistry::find(registry::kDefaultUnixPath, kTimeout);
+  if (!host.ok() && m.options.embedded_registry) {
+    // No registry on this host: serve one, so that one server binary is all a user needs.
+    registry::RegistryServerOptions ro;
+    ro.log = m.options.log;
+    auto embedded = std::make_unique<registry::RegistryServer>(ro);
+    std::string why;
+    bool in_use = false;
+    if (embedded->start(&why, &in_use)) {
+      for (const Service* s : m.services_for_registry()) {
+        for (const auto& [netid, uaddr] : addresses) {
+          embedded->registry().set({s->program(), s->version(), netid, uaddr,
+                                    ::getuid() == 0 ? "superuser" : std::to_string(::getuid())});
+        }
+      }
+      std::lock_guard<std::mutex> lock(m.mu);
+      m.embedded = std::move(embedded);
+      m.registry_where = "embedded registry (" + m.embedded->describe() + ")";
+      return true;
+    }
+    if (!in_use) {
+      if (error) *error = "no registry runs on this host and this server cannot host one: " + why;
       return false;
     }
-    for (const auto& [prot, port] : {std::pair<uint32_t, uint16_t>{6, tcp}, {17, udp}}) {
-      if (port == 0) continue;
-      r = pmap_call(kPmapSet, {s->program(), s->version(), prot, port});
+    // Another server started one first: register with it.
+    host = HostRegistry::find(registry::kDefaultUnixPath, kTimeout);
+  }
+  if (!host.ok()) {
+    if (error) *error = "no registry answers on this host (" + host.error().to_string() + ")";
+    return false;
+  }
+  HostRegistry& reg = *host.value();
+  for (const Service* s : m.services_for_registry()) {
+    // Replace what a previous instance left.
+    (void)reg.unset(s->program(), s->version());
+    for (const auto& [netid, uaddr] : addresses) {
+      if (reg.version() == 2 && registry::ipproto_of_netid(netid) == 0) continue;
+      Result<bool> r = reg.set(s->program(), s->version(), netid, uaddr);
       if (!r.ok() || !r.value()) {
         if (error) {
           *error =
-              std::string("the registry refused ") + s->program_name() + " version " +
-              std::to_string(s->version()) +
+              std::string("the registry (") + reg.describe() + ") refused " + s->program_name() +
+              " version " + std::to_string(s->version()) + " on " + netid +
               (r.ok() ? std::string(" (SET returned FALSE)") : " (" + r.error().to_string() + ")");
         }
         return false;
@@ -1249,16 +1310,31 @@ bool Server::register_with_rpcbind(std::string* error) {
     std::lock_guard<std::mutex> lock(m.mu);
     m.registered.emplace_back(s->program(), s->version());
   }
+  std::lock_guard<std::mutex> lock(m.mu);
+  m.registry_where = reg.describe();
+  m.host_registry = std::move(host.value());
   return true;
+}
+
+std::string Server::registry_description() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->registry_where;
 }
 
 void Server::Impl::unregister_rpcbind() {
   std::vector<std::pair<uint32_t, uint32_t>> done;
+  std::unique_ptr<HostRegistry> reg;
+  std::unique_ptr<registry::RegistryServer> hosted;
   {
     std::lock_guard<std::mutex> lock(mu);
     done.swap(registered);
+    reg = std::move(host_registry);
+    hosted = std::move(embedded);
   }
-  for (const auto& [prog, vers] : done) (void)pmap_call(kPmapUnset, {prog, vers, 0, 0});
+  if (reg) {
+    for (const auto& [prog, vers] : done) (void)reg->unset(prog, vers);
+  }
+  if (hosted) hosted->stop();  // its registrations (ours and others') go with it
 }
 
 void block_termination_signals() {

@@ -53,6 +53,9 @@ struct ServerOptions {
   size_t offload_queue = 1024;
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(10)};
   bool log = true;  // one stderr line per refused connection or malformed record (rate-limited)
+  // register_with_rpcbind(): when no registry runs on this host, serve one in-process (on port
+  // 111 and /run/rpcbind.sock, which needs root or CAP_NET_BIND_SERVICE).
+  bool embedded_registry = true;
 };
 
 // What the authentication hook sees. `auth_sys` is set for AUTH_SYS calls.
@@ -116,11 +119,15 @@ class Server {
   unsigned shard_count() const noexcept;
   ServerStats stats() const;
 
-  // Registers every (program, version) on the TCP and UDP IPv4 endpoints with the host's
-  // registry (rpcbind or portmap on 127.0.0.1:111, portmap v2 SET; existing entries for the
-  // same program/version/protocol are replaced) and unregisters them at stop(). False, with
-  // `error`, when no registry answers.
+  // Registers every (program, version) on every endpoint with the host's registry, as
+  // libtirpc's svc_reg does (rpcbind v4 over /run/rpcbind.sock, else v4, v3 or portmap v2 on
+  // 127.0.0.1:111; what a previous instance left for the same program version is replaced),
+  // and unregisters at stop(). When no registry runs, the server hosts one itself
+  // (options.embedded_registry; engine/registry/DESIGN.md) until it stops. False, with `error`,
+  // when neither works.
   bool register_with_rpcbind(std::string* error = nullptr);
+  // "rpcbind v4 on /run/rpcbind.sock", "embedded registry", or "" before registration.
+  std::string registry_description() const;
 
   struct Impl;
 

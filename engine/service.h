@@ -28,6 +28,14 @@ namespace ringrpc {
 enum class TransportKind : uint8_t { kTcp, kUdp, kUnix };
 const char* to_string(TransportKind t) noexcept;
 
+// Who is at the other end of a Unix-socket connection, as the kernel saw it when the client
+// connected (SO_PEERCRED). The registry uses it to decide who owns a registration.
+struct PeerCred {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  int32_t pid = 0;
+};
+
 class Call;
 class ReplyHandle;
 
@@ -117,10 +125,11 @@ class Call {
 
   Call(const rpc::CallHeader& header, const rpc::AuthSysParms* auth_sys,
        const transport::SockAddr& peer, TransportKind transport, Arena& arena,
-       internal::ReplySink& sink) noexcept
+       internal::ReplySink& sink, const PeerCred* peer_cred = nullptr) noexcept
       : header_(header),
         auth_sys_(auth_sys),
         peer_(peer),
+        peer_cred_(peer_cred),
         transport_(transport),
         arena_(arena),
         sink_(sink) {}
@@ -137,6 +146,8 @@ class Call {
   const rpc::AuthSysParms* auth_sys() const noexcept { return auth_sys_; }
   const transport::SockAddr& peer() const noexcept { return peer_; }
   TransportKind transport() const noexcept { return transport_; }
+  // The client process's credentials on a Unix-socket connection; nullptr on TCP and UDP.
+  const PeerCred* peer_cred() const noexcept { return peer_cred_; }
   // Memory that lives as long as the handler runs (the arguments' arrays live here).
   Arena& arena() noexcept { return arena_; }
 
@@ -181,6 +192,7 @@ class Call {
   const rpc::CallHeader& header_;
   const rpc::AuthSysParms* auth_sys_;
   const transport::SockAddr& peer_;
+  const PeerCred* peer_cred_;
   TransportKind transport_;
   State state_ = State::kOpen;
   rpc::accept_stat failure_ = rpc::accept_stat::SUCCESS;

@@ -93,9 +93,14 @@ int serve_main(int argc, char** argv, const char* name, const char* what,
     std::fprintf(stderr, "%s: %s\n", name, error.c_str());
     return 1;
   }
-  if (do_register && !server.register_with_rpcbind(&error)) {
-    std::fprintf(stderr, "%s: not registered: %s (use --no-register to skip)\n", name,
-                 error.c_str());
+  if (do_register) {
+    if (server.register_with_rpcbind(&error)) {
+      std::fprintf(stderr, "%s: registered with the %s\n", name,
+                   server.registry_description().c_str());
+    } else {
+      std::fprintf(stderr, "%s: not registered: %s (use --no-register to skip)\n", name,
+                   error.c_str());
+    }
   }
   std::printf("listening tcp=%u udp=%u", server.tcp_port(), server.udp_port());
   if (!unix_path.empty()) std::printf(" unix=%s", unix_path.c_str());
