@@ -275,7 +275,14 @@ void Registry::delete_dead(uint32_t prog) { (void)remove_dead(prog); }
 
 size_t Registry::sweep() { return remove_dead(std::nullopt); }
 
+void Registry::hold_writes(bool hold) {
+  std::lock_guard<std::mutex> lock(mu_);
+  hold_writes_ = hold;
+  if (!hold) persist_locked();
+}
+
 void Registry::persist_locked() {
+  if (hold_writes_) return;
   std::string error;
   if (!save_locked(&error)) {
     std::fprintf(stderr, "ringrpc-bind: %s; registrations will not survive a restart\n",

@@ -81,6 +81,11 @@ class Registry {
   // but cannot be read. Entries already in the table are kept.
   bool load(std::string* error = nullptr);
 
+  // While held, changes are not written to the state file (a server starting up registers
+  // itself before it reads the file, which must not be overwritten first); releasing writes
+  // the table once.
+  void hold_writes(bool hold);
+
   bool set(const Mapping& m);
   bool unset(uint32_t prog, uint32_t vers, std::string_view netid, std::string_view owner);
   std::optional<Mapping> find(uint32_t prog, uint32_t vers, std::string_view netid) const;
@@ -117,6 +122,7 @@ class Registry {
   mutable std::mutex mu_;
   std::vector<Mapping> list_;
   Stats stats_;
+  bool hold_writes_ = false;
 };
 
 }  // namespace ringrpc::registry

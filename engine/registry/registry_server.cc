@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -596,13 +597,26 @@ bool host_has_ipv6() {
 }
 
 // A Unix socket path left behind by a registry that died is removed; one that a live registry
-// listens on is not.
+// listens on is not. Connecting is not proof of life: a process killed a moment ago can leave
+// its listener behind while the kernel tears down its io_uring, so the registry must answer a
+// NULL call (portmap v2, record-marked) within half a second.
 bool unix_path_in_use(const std::string& path) {
   SockAddr a;
   if (!SockAddr::unix_path(path, a)) return false;
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
-  const bool live = ::connect(fd, a.get(), a.len()) == 0;
+  bool live = false;
+  if (::connect(fd, a.get(), a.len()) == 0) {
+    static constexpr uint8_t kNullCall[] = {
+        0x80, 0, 0, 40,  0, 0, 0x52, 0x42,  0, 0, 0, 0,  0, 0, 0, 2,  0, 1, 0x86, 0xa0,
+        0,    0, 0, 2,   0, 0, 0,    0,     0, 0, 0, 0,  0, 0, 0, 0,  0, 0, 0,    0,
+        0,    0, 0, 0};
+    if (::send(fd, kNullCall, sizeof kNullCall, MSG_NOSIGNAL) == sizeof kNullCall) {
+      pollfd p{fd, POLLIN, 0};
+      uint8_t b[64];
+      live = ::poll(&p, 1, 500) == 1 && ::recv(fd, b, sizeof b, 0) > 0;
+    }
+  }
   ::close(fd);
   return live;
 }
@@ -669,7 +683,8 @@ bool RegistryServer::start(std::string* error, bool* addr_in_use) {
     m.unix_bound = m.options.unix_path;
   }
   // The registry registers itself first, in the order rpcbind does, so that DUMP, rpcinfo -p
-  // and -s read the same as they do against rpcbind.
+  // and -s read the same as they do against rpcbind; then come the saved registrations.
+  m.registry.hold_writes(true);
   const uint16_t tcp = m.server.tcp_port();
   const uint16_t udp = m.server.udp_port();
   auto self = [&](const char* netid, uint16_t p, std::initializer_list<uint32_t> versions) {
@@ -689,6 +704,7 @@ bool RegistryServer::start(std::string* error, bool* addr_in_use) {
     std::fprintf(stderr, "ringrpc-bind: %s; starting with no registrations\n", err.c_str());
   }
   (void)m.registry.sweep();  // servers that died while we were down
+  m.registry.hold_writes(false);
   if (m.options.sweep_interval.count() > 0) m.sweeper = std::thread([&m] { m.sweep_loop(); });
   m.started = true;
   return true;

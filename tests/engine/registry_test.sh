@@ -28,7 +28,8 @@ fi
 
 start server "$bin/square-server" --shards 2
 server=$pid_server
-[ -s "$work/server.err" ] && fail "square-server complained: $(cat "$work/server.err")"
+grep -q "registered with the rpcbind v4" "$work/server.err" ||
+  fail "square-server did not register with rpcbind v4: $(cat "$work/server.err")"
 tcp=$(field server tcp)
 udp=$(field server udp)
 

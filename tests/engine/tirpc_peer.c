@@ -5,6 +5,10 @@
  *                                     (any port; prints "listening tcp=P udp=Q"), until killed
  *   tirpc_peer client-square tcp|udp PORT   calls SQUAREPROC 203 times and checks the answers
  *   tirpc_peer client-echo tcp|udp PORT     calls ECHO with payloads of several sizes
+ *   tirpc_peer server-netpath         serves SQUARE_PROG v1 as rpcgen's own main() does: svc_create
+ *                                     on every "netpath" transport, registered with the host's
+ *                                     registry; prints "registered" (SIGTERM leaves the
+ *                                     registrations behind, as rpcgen's servers do)
  *   tirpc_peer client-bind tcp|udp          clnt_create("127.0.0.1", SQUARE_PROG, 1, nettype)
  *                                           through rpcbind, then one SQUAREPROC
  * A client exits 0 when every answer is right. */
@@ -161,12 +165,27 @@ static int call_bound(const char* nettype) {
   return 0;
 }
 
+static int serve_registered(void) {
+  signal(SIGPIPE, SIG_IGN);
+  if (!svc_create(square_prog_1, SQUARE_PROG, SQUARE_VERS, "netpath")) {
+    fprintf(stderr, "tirpc_peer: svc_create could not register SQUARE_PROG\n");
+    return 1;
+  }
+  printf("registered\n");
+  fflush(stdout);
+  svc_run();
+  return 1;
+}
+
 int main(int argc, char** argv) {
   if (argc == 2 && strcmp(argv[1], "server") == 0) return serve();
+  if (argc == 2 && strcmp(argv[1], "server-netpath") == 0) return serve_registered();
   if (argc == 4 && strcmp(argv[1], "client-square") == 0)
     return call_square(argv[2], atoi(argv[3]));
   if (argc == 3 && strcmp(argv[1], "client-bind") == 0) return call_bound(argv[2]);
   if (argc == 4 && strcmp(argv[1], "client-echo") == 0) return call_echo(argv[2], atoi(argv[3]));
-  fprintf(stderr, "usage: tirpc_peer server | tirpc_peer client-square|client-echo tcp|udp PORT\n");
+  fprintf(stderr,
+          "usage: tirpc_peer server | server-netpath | client-square|client-echo tcp|udp PORT |"
+          " client-bind tcp|udp\n");
   return 2;
 }
