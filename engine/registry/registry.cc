@@ -113,9 +113,38 @@ bool is_bound(std::string_view netid, std::string_view uaddr) {
 
 Registry::Registry(Options options) : options_(std::move(options)) {}
 
+std::string format_state(const std::vector<Mapping>& list) {
+  std::string text(kStateHeader);
+  text += '\n';
+  for (const Mapping& m : list) {
+    text += std::to_string(m.prog) + ' ' + std::to_string(m.vers) + ' ' + escape(m.netid) + ' ' +
+            escape(m.addr) + ' ' + escape(m.owner) + '\n';
+  }
+  return text;
+}
+
+std::vector<Mapping> parse_state(std::string_view text) {
+  std::vector<Mapping> out;
+  while (!text.empty()) {
+    const size_t nl = text.find('\n');
+    const std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream f{std::string(line)};
+    Mapping m;
+    std::string netid, addr, owner, extra;
+    if (!(f >> m.prog >> m.vers >> netid >> addr >> owner) || (f >> extra) ||
+        !unescape(netid, m.netid) || !unescape(addr, m.addr) || !unescape(owner, m.owner)) {
+      continue;
+    }
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
 bool Registry::load(std::string* error) {
   if (options_.state_file.empty()) return true;
-  std::ifstream in(options_.state_file);
+  std::ifstream in(options_.state_file, std::ios::binary);
   if (!in) {
     if (errno == ENOENT) return true;
     if (error != nullptr) {
@@ -123,19 +152,10 @@ bool Registry::load(std::string* error) {
     }
     return false;
   }
-  std::string line;
+  std::ostringstream text;
+  text << in.rdbuf();
   std::lock_guard<std::mutex> lock(mu_);
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream f(line);
-    Mapping m;
-    std::string netid, addr, owner;
-    if (!(f >> m.prog >> m.vers >> netid >> addr >> owner) || !unescape(netid, m.netid) ||
-        !unescape(addr, m.addr) || !unescape(owner, m.owner)) {
-      continue;  // a damaged line loses one registration, not the others
-    }
-    (void)set_locked(m);
-  }
+  for (const Mapping& m : parse_state(text.str())) (void)set_locked(m);
   return true;
 }
 
@@ -292,12 +312,7 @@ void Registry::persist_locked() {
 
 bool Registry::save_locked(std::string* error) {
   if (options_.state_file.empty()) return true;
-  std::string text(kStateHeader);
-  text += '\n';
-  for (const Mapping& m : list_) {
-    text += std::to_string(m.prog) + ' ' + std::to_string(m.vers) + ' ' + escape(m.netid) + ' ' +
-            escape(m.addr) + ' ' + escape(m.owner) + '\n';
-  }
+  const std::string text = format_state(list_);
   // Written to a temporary file, flushed to disk, then renamed over the old one: a crash at any
   // point leaves either the old state or the new, never half of one.
   const std::string tmp = options_.state_file + ".tmp";

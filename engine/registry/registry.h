@@ -67,6 +67,12 @@ using Stats = std::array<VersionStats, 3>;
 // cannot be checked.
 bool is_bound(std::string_view netid, std::string_view uaddr);
 
+// The state file's text: a header line, then one mapping per line ("prog vers netid addr
+// owner", fields %XX-escaped). parse_state skips lines it cannot read, so a damaged line loses
+// one registration, not the others.
+std::string format_state(const std::vector<Mapping>& list);
+std::vector<Mapping> parse_state(std::string_view text);
+
 class Registry {
  public:
   struct Options {
