@@ -90,6 +90,9 @@ std::string to_uaddr(const transport::SockAddr& a) {
 
 std::optional<transport::SockAddr> from_uaddr(std::string_view uaddr, int family) {
   transport::SockAddr out;
+  // A NUL would cut the text short for inet_pton or the path for the kernel: what was checked
+  // would not be what is used.
+  if (uaddr.find('\0') != std::string_view::npos) return std::nullopt;
   if (family == AF_UNIX) {
     if (uaddr.empty() || !transport::SockAddr::unix_path(uaddr, out)) return std::nullopt;
     return out;

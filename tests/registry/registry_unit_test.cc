@@ -70,6 +70,9 @@ TEST(Uaddr, RefusesWhatIsNotOne) {
   for (const char* bad : {"1.2.3.4.0.1", "::1", "::1.0", "gggg::1.0.1", ":::.0.1"}) {
     EXPECT_FALSE(from_uaddr(bad, AF_INET6)) << bad;
   }
+  // Found by the fuzzer: a NUL would make the path (or the host) shorter than what was checked.
+  EXPECT_FALSE(from_uaddr(std::string_view("/tmp/a\0b", 8), AF_UNIX));
+  EXPECT_FALSE(from_uaddr(std::string_view("1.2.3.4\0x.0.1", 13), AF_INET));
   EXPECT_FALSE(from_uaddr("", AF_UNIX));
   EXPECT_FALSE(from_uaddr(std::string(200, 'x'), AF_UNIX));
   EXPECT_TRUE(from_uaddr("/run/rpcbind.sock", AF_UNIX));
