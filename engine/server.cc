@@ -560,6 +560,11 @@ void Shard::run(std::function<void(bool, const std::string&)> ready) {
     delete c;  // only if the loop could not finish closing: the loop's destructor closes fds
   }
   conns_.clear();
+  // Listening and datagram sockets are closed only when the kernel has confirmed the cancel of
+  // their armed operations; a loop torn down before that leaves them bound after the process
+  // has gone (io_uring releases them asynchronously), and a server restarted at once would share
+  // its port, through SO_REUSEPORT, with a socket nobody serves.
+  loop_->drain(std::chrono::seconds(1));
   loop_->disarm(tick_);
   writer_.reset();
   out_.clear();

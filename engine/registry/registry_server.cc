@@ -34,9 +34,10 @@ constexpr uint32_t kProcUnset = 2;
 // an eviction order and harmless).
 class RateLimiter {
  public:
-  explicit RateLimiter(uint32_t rate) : rate_(rate) {}
+  RateLimiter(uint32_t rate, bool loopback_too) : rate_(rate), loopback_too_(loopback_too) {}
   bool admit(const SockAddr& peer) {
     if (rate_ == 0 || peer.family() == AF_UNIX || peer.family() == AF_UNSPEC) return true;
+    if (!loopback_too_ && peer.is_loopback()) return true;
     std::string key = peer.host_string();
     const auto now = std::chrono::steady_clock::now();
     std::lock_guard<std::mutex> lock(mu_);
@@ -64,6 +65,7 @@ class RateLimiter {
     std::chrono::steady_clock::time_point last{};
   };
   uint32_t rate_;
+  bool loopback_too_;
   std::mutex mu_;
   std::unordered_map<std::string, Bucket> buckets_;
   std::atomic<uint64_t> refused_{0};
@@ -102,7 +104,7 @@ struct RegistryServer::Impl {
   explicit Impl(RegistryServerOptions o)
       : options(std::move(o)),
         registry(Registry::Options{options.state_file, 4096}),
-        limiter(options.rate_limit),
+        limiter(options.rate_limit, options.rate_limit_loopback),
         server(server_options(options)),
         v2(*this),
         v3(*this),
@@ -608,9 +610,8 @@ bool unix_path_in_use(const std::string& path) {
   bool live = false;
   if (::connect(fd, a.get(), a.len()) == 0) {
     static constexpr uint8_t kNullCall[] = {
-        0x80, 0, 0, 40,  0, 0, 0x52, 0x42,  0, 0, 0, 0,  0, 0, 0, 2,  0, 1, 0x86, 0xa0,
-        0,    0, 0, 2,   0, 0, 0,    0,     0, 0, 0, 0,  0, 0, 0, 0,  0, 0, 0,    0,
-        0,    0, 0, 0};
+        0x80, 0, 0, 40, 0, 0, 0x52, 0x42, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1, 0x86, 0xa0, 0, 0,
+        0,    2, 0, 0,  0, 0, 0,    0,    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,    0,    0, 0};
     if (::send(fd, kNullCall, sizeof kNullCall, MSG_NOSIGNAL) == sizeof kNullCall) {
       pollfd p{fd, POLLIN, 0};
       uint8_t b[64];

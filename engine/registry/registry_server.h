@@ -36,7 +36,11 @@ struct RegistryServerOptions {
   bool insecure = false;         // accept SET/UNSET from other hosts (rpcbind -i)
   bool remote_calls = false;     // forward CALLIT/BCAST/INDIRECT (Debian's rpcbind -r)
   size_t udp_dump_limit = 1400;  // DUMP replies over UDP larger than this get SYSTEM_ERR
-  uint32_t rate_limit = 0;       // calls per second per source address (TCP/UDP); 0 = none
+  // Calls per second per source address over TCP and UDP (bursts of twice that); 0 = none.
+  // Loopback sources are exempt unless rate_limit_loopback: a forged source address, the
+  // ingredient of an amplification attack, cannot be a loopback one.
+  uint32_t rate_limit = 200;
+  bool rate_limit_loopback = false;
   std::chrono::milliseconds sweep_interval{std::chrono::seconds(2)};  // 0 = no sweep
   unsigned shards = 1;
   bool log = true;

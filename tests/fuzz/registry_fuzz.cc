@@ -35,7 +35,8 @@ void decode_all(std::span<const uint8_t> in) {
         }
         const std::vector<uint8_t> again = out.flatten();
         out.clear();
-        FUZZ_CHECK(again.size() == in.size() && std::memcmp(again.data(), in.data(), in.size()) == 0);
+        FUZZ_CHECK(again.size() == in.size() &&
+                   std::memcmp(again.data(), in.data(), in.size()) == 0);
       }
     }
     {
@@ -71,15 +72,33 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::span<const uint8_t> in(data + 1, size - 1);
   const std::string_view text(reinterpret_cast<const char*>(data + 1), size - 1);
   switch (data[0] % 9) {
-    case 0: decode_all<pb::codec::rpcb>(in); break;
-    case 1: decode_all<pb::codec::pmap_mapping>(in); break;
-    case 2: decode_all<pb::codec::rpcb_rmtcallargs>(in); break;
-    case 3: decode_all<pb::codec::pmap_call_args>(in); break;
-    case 4: decode_all<pb::codec::netbuf>(in); break;
-    case 5: decode_all<pb::codec::rpcb_uaddr>(in); break;
-    case 6: decode_all<pb::codec::rpcb_stat_byvers>(in); break;  // what ringrpc-info decodes
-    case 7: uaddr_round_trip(text); break;
-    default: state_round_trip(text); break;
+    case 0:
+      decode_all<pb::codec::rpcb>(in);
+      break;
+    case 1:
+      decode_all<pb::codec::pmap_mapping>(in);
+      break;
+    case 2:
+      decode_all<pb::codec::rpcb_rmtcallargs>(in);
+      break;
+    case 3:
+      decode_all<pb::codec::pmap_call_args>(in);
+      break;
+    case 4:
+      decode_all<pb::codec::netbuf>(in);
+      break;
+    case 5:
+      decode_all<pb::codec::rpcb_uaddr>(in);
+      break;
+    case 6:
+      decode_all<pb::codec::rpcb_stat_byvers>(in);
+      break;  // what ringrpc-info decodes
+    case 7:
+      uaddr_round_trip(text);
+      break;
+    default:
+      state_round_trip(text);
+      break;
   }
   return 0;
 }

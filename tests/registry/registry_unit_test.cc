@@ -62,9 +62,9 @@ TEST(Uaddr, Ipv6BothWays) {
 }
 
 TEST(Uaddr, RefusesWhatIsNotOne) {
-  for (const char* bad : {"", "1.2.3.4", "1.2.3.4.1", "1.2.3.4.256.1", "1.2.3.4.1.-1",
-                          "1.2.3.4.1.1000", "300.1.1.1.0.1", "a.b.c.d.0.1", "::1.0.111",
-                          "1.2.3.4..1", "1.2.3.4.1.1 "}) {
+  for (const char* bad :
+       {"", "1.2.3.4", "1.2.3.4.1", "1.2.3.4.256.1", "1.2.3.4.1.-1", "1.2.3.4.1.1000",
+        "300.1.1.1.0.1", "a.b.c.d.0.1", "::1.0.111", "1.2.3.4..1", "1.2.3.4.1.1 "}) {
     EXPECT_FALSE(from_uaddr(bad, AF_INET)) << bad;
   }
   for (const char* bad : {"1.2.3.4.0.1", "::1", "::1.0", "gggg::1.0.1", ":::.0.1"}) {
@@ -297,10 +297,9 @@ class Running : public ::testing::Test {
   }
 
   // A raw call over UDP: the reply's bytes, or nullopt after `wait`.
-  std::optional<std::vector<uint8_t>> raw_udp(uint32_t vers, uint32_t proc,
-                                              const std::vector<uint8_t>& args,
-                                              std::chrono::milliseconds wait =
-                                                  std::chrono::milliseconds(500)) {
+  std::optional<std::vector<uint8_t>> raw_udp(
+      uint32_t vers, uint32_t proc, const std::vector<uint8_t>& args,
+      std::chrono::milliseconds wait = std::chrono::milliseconds(500)) {
     std::vector<uint8_t> m = header(vers, proc);
     m.insert(m.end(), args.begin(), args.end());
     return exchange(m, wait);
@@ -366,15 +365,16 @@ TEST_F(Running, AnswersLookupsWithTheCallersAddress) {
   q.r_prog = 100000;
   q.r_vers = 4;
   q.r_netid = "udp";
-  Result<pb::rpcb_uaddr> r = pb::RPCBVERS4_Client(channel(TransportKind::kUdp, 4)).RPCBPROC_GETADDR(q);
+  Result<pb::rpcb_uaddr> r =
+      pb::RPCBVERS4_Client(channel(TransportKind::kUdp, 4)).RPCBPROC_GETADDR(q);
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   EXPECT_EQ(r.value(), to_uaddr(SockAddr::loopback4(udp_)));  // 0.0.0.0 became 127.0.0.1
   q.r_prog = 12345;
   r = pb::RPCBVERS4_Client(channel(TransportKind::kTcp, 4)).RPCBPROC_GETADDR(q);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.value(), "");
-  Result<uint32_t> port = pb::PMAPVERS_Client(channel(TransportKind::kUdp, 2))
-                              .PMAPPROC_GETPORT({100000, 2, 6, 0});
+  Result<uint32_t> port =
+      pb::PMAPVERS_Client(channel(TransportKind::kUdp, 2)).PMAPPROC_GETPORT({100000, 2, 6, 0});
   ASSERT_TRUE(port.ok());
   EXPECT_EQ(port.value(), tcp_);
   Result<uint32_t> t = pb::RPCBVERS4_Client(channel(TransportKind::kTcp, 4)).RPCBPROC_GETTIME();
@@ -473,7 +473,8 @@ TEST_F(Running, LargeDumpsAreNotSentOverUdp) {
   ASSERT_TRUE(r);
   EXPECT_EQ(accept_stat(*r), 5u);  // SYSTEM_ERR: 24 bytes instead of hundreds
   EXPECT_EQ(r->size(), 24u);
-  Result<pb::rpcblist_ptr> tcp = pb::RPCBVERS_Client(channel(TransportKind::kTcp, 3)).RPCBPROC_DUMP();
+  Result<pb::rpcblist_ptr> tcp =
+      pb::RPCBVERS_Client(channel(TransportKind::kTcp, 3)).RPCBPROC_DUMP();
   ASSERT_TRUE(tcp.ok());
   EXPECT_TRUE(tcp.value());
   // The portmap list is small enough (6 entries, 124 bytes).
@@ -485,6 +486,7 @@ TEST_F(Running, LargeDumpsAreNotSentOverUdp) {
 TEST_F(Running, RateLimitDropsTheExcess) {
   RegistryServerOptions o;
   o.rate_limit = 5;  // bursts of 10
+  o.rate_limit_loopback = true;
   start(o);
   int answered = 0;
   for (int i = 0; i < 40; ++i) {
@@ -500,13 +502,20 @@ TEST_F(Running, RateLimitDropsTheExcess) {
   }
 }
 
+TEST_F(Running, LoopbackIsExemptByDefault) {
+  RegistryServerOptions o;
+  o.rate_limit = 5;
+  start(o);
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE(raw_udp(4, 0, {})) << i;
+}
+
 TEST_F(Running, RemoteCallsOffAsDebian) {
   start();
   std::vector<uint8_t> args;
   for (uint32_t v : {100000u, 2u, 0u, 0u}) put(args, v);
   EXPECT_FALSE(raw_udp(2, 5, args, std::chrono::milliseconds(300)));  // CALLIT: silence
   EXPECT_FALSE(raw_udp(4, 5, args, std::chrono::milliseconds(300)));  // BCAST: silence
-  std::optional<std::vector<uint8_t>> r = raw_udp(4, 10, args);    // INDIRECT: SYSTEM_ERR
+  std::optional<std::vector<uint8_t>> r = raw_udp(4, 10, args);       // INDIRECT: SYSTEM_ERR
   ASSERT_TRUE(r);
   EXPECT_EQ(accept_stat(*r), 5u);
 }

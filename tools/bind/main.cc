@@ -30,7 +30,9 @@ void usage(FILE* out) {
                "  -i, --insecure      accept SET and UNSET from other hosts (rpcbind -i)\n"
                "  -r, --remote-calls  forward CALLIT, BCAST and INDIRECT (Debian's rpcbind -r)\n"
                "  --rate-limit N      calls per second per source address over TCP/UDP, bursts\n"
-               "                      of 2N; over it, calls are dropped (default 0: no limit)\n"
+               "                      of 2N; over it, calls are dropped (default 200; 0: none)\n"
+               "  --rate-limit-loopback  limit loopback sources too (exempt by default: a forged\n"
+               "                      source, as in amplification attacks, is never loopback)\n"
                "  --udp-dump-limit N  DUMP replies over UDP larger than N bytes are refused with\n"
                "                      SYSTEM_ERR, against amplification (default 1400)\n"
                "  --sweep-interval MS how often registrations of exited servers are removed\n"
@@ -92,6 +94,8 @@ int main(int argc, char** argv) {
     } else if (a == "--rate-limit") {
       if (!value(10'000'000, n)) return 2;
       o.rate_limit = static_cast<uint32_t>(n);
+    } else if (a == "--rate-limit-loopback") {
+      o.rate_limit_loopback = true;
     } else if (a == "--udp-dump-limit") {
       if (!value(1u << 20, n)) return 2;
       o.udp_dump_limit = n;
