@@ -903,16 +903,32 @@ int brdcst(int argc, char** argv) {
     if ((rx != xid + 4 && rx != xid + 2) || u32(4) != 1 || u32(8) != 0) continue;
     const size_t verf_len = (u32(16) + 3) & ~3u;
     if (24 + verf_len > static_cast<size_t>(n) || u32(20 + verf_len) != 0) continue;
-    const SockAddr who = SockAddr::from(reinterpret_cast<sockaddr*>(&from), flen);
+    // Who answered is the service, not the registry that forwarded: its address is in the
+    // reply (rpcbind's rmtcallres.addr, portmap's call_result.port on the sender's host).
+    const size_t body = 24 + verf_len;
+    SockAddr who = SockAddr::from(reinterpret_cast<sockaddr*>(&from), flen);
+    std::string uaddr;
+    if (rx == xid + 4) {
+      if (body + 4 > static_cast<size_t>(n)) continue;
+      const uint32_t len = u32(body);
+      if (len > static_cast<size_t>(n) - body - 4) continue;
+      uaddr.assign(reinterpret_cast<const char*>(buf) + body + 4, len);
+      std::optional<SockAddr> a = ringrpc::registry::from_uaddr(uaddr, AF_INET);
+      if (!a) continue;
+      who = *a;
+    } else {
+      if (body + 4 > static_cast<size_t>(n) || u32(body) > 65535) continue;
+      who.set_port(static_cast<uint16_t>(u32(body)));
+      uaddr = ringrpc::registry::to_uaddr(who);
+    }
     char host[NI_MAXHOST];
-    const bool named = ::getnameinfo(reinterpret_cast<sockaddr*>(&from), flen, host, sizeof host,
-                                     nullptr, 0, 0) == 0;
-    const std::string uaddr = ringrpc::registry::to_uaddr(who);
+    // rpcinfo's words when the name cannot be had.
+    const bool named = ::getnameinfo(who.get(), who.len(), host, sizeof host, nullptr, 0, 0) == 0;
     if (g_json) {
       std::printf("{\"address\": %s, \"host\": %s}\n", json_str(uaddr).c_str(),
-                  json_str(named ? host : "(unknown)").c_str());
+                  json_str(named ? host : "unknown").c_str());
     } else {
-      std::printf("%s\t%s\n", uaddr.c_str(), named ? host : "(unknown)");
+      std::printf("%s\t%s\n", uaddr.c_str(), named ? host : "unknown");
     }
     std::fflush(stdout);
   }
