@@ -739,7 +739,7 @@ void Shard::handle_call(std::span<const uint8_t> record, const Origin& o) {
     case Call::State::kDeferred:
       return;
     case Call::State::kFailed:
-      send_error(o, h.xid, call.failure());
+      send_error(o, h.xid, call.failure(), call.mismatch());
       return;
     case Call::State::kOpen:
       break;

@@ -158,6 +158,14 @@ class Call {
     state_ = State::kFailed;
     failure_ = why;
   }
+  // PROG_UNAVAIL or PROG_MISMATCH with the versions there are: for a server that answers on
+  // behalf of another program (the registry's INDIRECT).
+  void fail_program(rpc::accept_stat why, rpc::MismatchInfo versions = {}) noexcept {
+    if (state_ != State::kOpen) return;
+    state_ = State::kFailed;
+    failure_ = why;
+    mismatch_ = versions;
+  }
   // Send no reply (batched calls, RFC 5531 8.4.1).
   void drop() noexcept {
     if (state_ == State::kOpen) state_ = State::kDropped;
@@ -171,6 +179,7 @@ class Call {
 
   State state() const noexcept { return state_; }
   rpc::accept_stat failure() const noexcept { return failure_; }
+  const rpc::MismatchInfo& mismatch() const noexcept { return mismatch_; }
 
   // Used by generated dispatch code: encodes `result` as the reply unless the handler failed,
   // dropped or deferred the call. kSystemErr when the result breaks its declared limits.
@@ -196,6 +205,7 @@ class Call {
   TransportKind transport_;
   State state_ = State::kOpen;
   rpc::accept_stat failure_ = rpc::accept_stat::SUCCESS;
+  rpc::MismatchInfo mismatch_;
   Arena& arena_;
   internal::ReplySink& sink_;
 };

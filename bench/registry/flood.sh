@@ -47,7 +47,7 @@ echo "$rate datagrams/s for $secs s, $tcp TCP connections announcing 2 GiB recor
 echo "ringrpc-bind --rate-limit 200 --rate-limit-loopback"
 printf '%-28s %-24s %-24s %-24s\n' "(median, range of $rounds)" "ringrpc-bind" "rpcbind 1.2.6" "limited"
 for key in sent_per_s replies server_cpu_percent server_cpu_us_per_request rss_kib_before rss_kib_max \
-  rss_kib_after tcp_held dump_reply_request_ratio good_p50_us good_p99_us good_lost; do
+  rss_kib_after tcp_held dump_reply_request_ratio good_p50_us good_p99_us good_lost good_sent; do
   printf '%-28s %-24s %-24s %-24s\n' "$key" "$(median_range ringrpc-bind $key)" \
     "$(median_range rpcbind $key)" "$(median_range limited $key)"
 done

@@ -113,9 +113,10 @@ struct RegistryServer::Impl {
   static ServerOptions server_options(const RegistryServerOptions& o) {
     ServerOptions so;
     so.shards = o.shards;
-    // Registry messages are small: a record or datagram above 64 KiB plus headers is hostile.
+    // Registry messages are small: a record above 64 KiB plus headers is hostile, and over UDP
+    // rpcbind (libtirpc's UDPMSGSIZE) takes 8800 bytes: longer datagrams get GARBAGE_ARGS.
     so.max_record = 72u << 10;
-    so.udp_max_message = 72u << 10;
+    so.udp_max_message = 9000;
     so.max_calls_per_connection = 16;
     so.memory_budget = 16u << 20;
     so.idle_timeout = std::chrono::seconds(30);  // rpcbind drops idle connections after 30 s
@@ -330,8 +331,11 @@ struct RegistryServer::Impl {
     std::optional<Mapping> rbl = registry.find(a.prog, a.vers, nid);
     registry.count_rmtcall(v, indirect, a.prog, a.vers, a.proc, nid, rbl && rbl->vers == a.vers);
     if (!rbl || rbl->vers != a.vers) {
-      if (indirect) {
-        c.fail(rbl ? rpc::accept_stat::PROG_MISMATCH : rpc::accept_stat::PROG_UNAVAIL);
+      if (indirect && rbl) {
+        const auto [low, high] = registry.versions(a.prog, nid);
+        c.fail_program(rpc::accept_stat::PROG_MISMATCH, {low, high});
+      } else if (indirect) {
+        c.fail_program(rpc::accept_stat::PROG_UNAVAIL);
       } else {
         c.drop();
       }
@@ -342,7 +346,7 @@ struct RegistryServer::Impl {
         merged && !merged->empty() ? from_uaddr(*merged, c.peer().family()) : std::nullopt;
     if (!target) {
       if (indirect) {
-        c.fail(rpc::accept_stat::PROG_UNAVAIL);
+        c.fail_program(rpc::accept_stat::PROG_UNAVAIL);
       } else {
         c.drop();
       }

@@ -22,6 +22,8 @@ if ! rpcinfo -p 127.0.0.1 >/dev/null 2>&1; then
   fi
   rpcbind -f &
   pids+=($!)
+  # rpcbind leaves its socket behind when stopped; remove it with the rpcbind we started.
+  trap 'stop_started_processes; rm -f /run/rpcbind.sock' EXIT
   for _ in $(seq 100); do rpcinfo -p 127.0.0.1 >/dev/null 2>&1 && break; sleep 0.05; done
   rpcinfo -p 127.0.0.1 >/dev/null 2>&1 || fail "rpcbind did not start"
 fi

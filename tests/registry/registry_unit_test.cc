@@ -550,6 +550,14 @@ TEST_F(Running, RemoteCallsForwardWhenEnabled) {
   ASSERT_TRUE(r);
   EXPECT_EQ(accept_stat(*r), 1u);  // PROG_UNAVAIL
   EXPECT_FALSE(raw_udp(2, 5, none, std::chrono::milliseconds(300)));
+  // A version it does not have: PROG_MISMATCH with the versions it has (2..4).
+  std::vector<uint8_t> v9;
+  for (uint32_t v : {100000u, 9u, 0u, 0u}) put(v9, v);
+  r = raw_udp(4, 10, v9);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(accept_stat(*r), 2u);
+  EXPECT_EQ(get(*r, 24), 2u);
+  EXPECT_EQ(get(*r, 28), 4u);
   const Stats s = server_->registry().stats();
   ASSERT_FALSE(s[2].rmtinfo.empty());
   EXPECT_EQ(s[2].rmtinfo.back().indirect, 1);
