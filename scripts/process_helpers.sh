@@ -6,6 +6,9 @@
 #                       $work/NAME.err, pid in $pids and in $pid_NAME; wait (5 s at most) for
 #                       its "listening ..." line; fail with its stderr if none comes
 #   field NAME KEY      the value of KEY=... on NAME's listening line (tcp, udp, unix)
+#   fail MESSAGE        "NAME: FAILED: MESSAGE" on stderr, exit 1 (NAME: $test_name, else the
+#                       script's name)
+#   skip MESSAGE        "NAME: SKIPPED: MESSAGE", exit 77 (ctest's SKIP_RETURN_CODE)
 work=$(mktemp -d)
 pids=()
 stop_started_processes() {
@@ -30,3 +33,12 @@ start() {
 }
 
 field() { sed -E "s/.*$2=([^ ]+).*/\1/" "$work/$1.out"; }
+
+fail() {
+  echo "${test_name:-$(basename "$0" .sh)}: FAILED: $*" >&2
+  exit 1
+}
+skip() {
+  echo "${test_name:-$(basename "$0" .sh)}: SKIPPED: $*"
+  exit 77
+}

@@ -8,12 +8,9 @@
 set -euo pipefail
 bin=$1
 peer=$2
+test_name=interop
 source "$(dirname "$0")/../../scripts/process_helpers.sh"
 
-fail() {
-  echo "interop: FAILED: $*" >&2
-  exit 1
-}
 
 echo "== libtirpc clients -> ringrpc servers"
 for backend in io_uring epoll; do

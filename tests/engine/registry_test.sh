@@ -9,16 +9,12 @@
 set -euo pipefail
 bin=$1
 peer=$2
+test_name=registry
 source "$(dirname "$0")/../../scripts/process_helpers.sh"
-fail() {
-  echo "registry: FAILED: $*" >&2
-  exit 1
-}
 
 if ! rpcinfo -p 127.0.0.1 >/dev/null 2>&1; then
   if [ "$(id -u)" -ne 0 ] || ! command -v rpcbind >/dev/null; then
-    echo "registry: SKIPPED: no rpcbind on 127.0.0.1:111 and not root to start one"
-    exit 77
+    skip "no rpcbind on 127.0.0.1:111 and not root to start one"
   fi
   rpcbind -f &
   pids+=($!)

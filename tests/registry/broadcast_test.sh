@@ -8,15 +8,8 @@
 # usage: broadcast_test.sh BIN_DIR
 set -euo pipefail
 bin=$1
+test_name=broadcast
 source "$(dirname "$0")/../../scripts/process_helpers.sh"
-fail() {
-  echo "broadcast: FAILED: $*" >&2
-  exit 1
-}
-skip() {
-  echo "broadcast: SKIPPED: $*"
-  exit 77
-}
 [ "$(id -u)" -eq 0 ] || skip "needs root for a network namespace"
 command -v ip >/dev/null && command -v rpcinfo >/dev/null || skip "ip or rpcinfo not installed"
 rpcinfo -p >/dev/null 2>&1 && skip "a registry runs on this host (a server in the namespace would use its socket)"

@@ -16,15 +16,8 @@
 set -euo pipefail
 bin=$1
 peer=$2
+test_name=lifecycle
 source "$(dirname "$0")/../../scripts/process_helpers.sh"
-fail() {
-  echo "lifecycle: FAILED: $*" >&2
-  exit 1
-}
-skip() {
-  echo "lifecycle: SKIPPED: $*"
-  exit 77
-}
 [ "$(id -u)" -eq 0 ] || skip "needs root to serve port 111 and /run/rpcbind.sock"
 command -v rpcinfo >/dev/null || skip "rpcinfo not installed"
 rpcinfo -p 127.0.0.1 >/dev/null 2>&1 && skip "a registry already runs on this host"

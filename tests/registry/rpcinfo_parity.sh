@@ -16,15 +16,8 @@
 set -euo pipefail
 bin=$1
 peer=$2
+test_name=rpcinfo_parity
 source "$(dirname "$0")/../../scripts/process_helpers.sh"
-fail() {
-  echo "rpcinfo_parity: FAILED: $*" >&2
-  exit 1
-}
-skip() {
-  echo "rpcinfo_parity: SKIPPED: $*"
-  exit 77
-}
 [ "$(id -u)" -eq 0 ] || skip "needs root to serve port 111 and /run/rpcbind.sock"
 command -v rpcbind >/dev/null && command -v rpcinfo >/dev/null || skip "rpcbind/rpcinfo not installed"
 rpcinfo -p 127.0.0.1 >/dev/null 2>&1 && skip "a registry already runs on this host"
