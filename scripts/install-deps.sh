@@ -8,6 +8,8 @@ packages=(
   g++ clang clang-format libclang-rt-14-dev cmake make pkg-config
   # runtime dependencies
   liburing-dev libmimalloc-dev
+  # ringrpc-bench: JSON results (read back by compare), instruction counts where perf has none
+  nlohmann-json3-dev valgrind
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # interop peers used by the tests
