@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's main job: a ringrpc server and client at work. Starts square-server and
 # echo-server on free ports (no registry needed), calls them with square-client and echo-client
-# over TCP, UDP and a Unix socket, drives square-server with ringrpc-load for two seconds, and
+# over TCP, UDP and a Unix socket, drives square-server with ringrpc-bench for two seconds, and
 # stops the servers with SIGTERM (they answer what is in flight first). Stops only what it
 # started.
 set -euo pipefail
@@ -24,6 +24,6 @@ run "$bin/square-client" --port "$(field square-server udp)" --transport udp 12
 run "$bin/square-client" --unix "$work/square.sock" 13
 run "$bin/echo-client" --port "$(field echo-server tcp)" "hello, ringrpc"
 run "$bin/echo-client" --port "$(field echo-server tcp)" --size 1048576
-run "$bin/ringrpc-load" --port "$(field square-server tcp)" --prog 0x31230000 \
-  --connections 16 --depth 32 --duration 2
-echo "(bench/engine/compare.sh measures these side by side with libtirpc and a raw echo server)"
+run "$bin/ringrpc-bench" --port "$(field square-server tcp)" --prog 0x31230000 \
+  --connections 16 --depth 32 --warmup 0.5 --duration 1 --repetitions 2 --quiet
+echo "(ringrpc-bench suite measures these side by side with libtirpc and a raw echo server)"

@@ -163,9 +163,10 @@ int compare_files(const std::string& base_path, const std::string& new_path,
       regressed = true;
     } else if (!v.c.note.empty() && !v.c.exact) {
       verdict = "untested";
-    } else if (v.c.slowdown < 0 && (v.c.exact || 1 - v.c.p_worse < 1 - options.confidence)) {
+    } else if (v.c.slowdown < -options.max_regression &&
+               (v.c.exact || 1 - v.c.p_worse < 1 - options.confidence)) {
       verdict = "better";
-    } else if (v.c.slowdown > 0 && v.c.p_worse < 1 - options.confidence) {
+    } else if (v.c.slowdown > 0 && !v.c.exact && v.c.p_worse < 1 - options.confidence) {
       verdict = "worse, within the allowance";
     }
     char ci[64];

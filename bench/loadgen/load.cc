@@ -414,7 +414,11 @@ class Worker {
         std::chrono::duration_cast<std::chrono::nanoseconds>(now - due).count());
     ++r.calls;
     r.latency.add(ns);
-    r.bytes += spec_.args.size() + (results != nullptr ? results->remaining() : 0);
+    // An echo server's reply is the call itself: count its arguments again for it.
+    const size_t reply_bytes = results != nullptr          ? results->remaining()
+                               : (spec_.raw_replies && ok) ? spec_.args.size()
+                                                           : 0;
+    r.bytes += spec_.args.size() + reply_bytes;
     const size_t slot = static_cast<size_t>(since / spec_.interval_s);
     if (slot >= timeline_.size()) timeline_.resize(slot + 1);
     IntervalPoint& pt = timeline_[slot];

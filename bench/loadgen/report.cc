@@ -299,9 +299,9 @@ json to_json(const RunReport& r) {
 void print_table(std::FILE* out, const RunReport& r) {
   const LoadSpec& s = r.spec;
   const LoadResult& res = r.result;
-  std::fprintf(out, "%s%s%s, program %u version %u procedure %u, %zu argument bytes\n",
+  std::fprintf(out, "%s%s%s, program %u (0x%x) version %u procedure %u, %zu argument bytes\n",
                r.label.empty() ? "" : r.label.c_str(), r.label.empty() ? "" : ": ",
-               r.target.c_str(), s.program, s.version, s.procedure, s.args.size());
+               r.target.c_str(), s.program, s.program, s.version, s.procedure, s.args.size());
   if (s.rate > 0) {
     std::fprintf(out, "open loop at %.0f calls/s over %u connection(s), %u thread(s)\n", s.rate,
                  s.connections, s.threads);
