@@ -315,12 +315,13 @@ class Worker {
       if (tried == conns_.size()) {
         // Every connection is at its cap: the calls wait here, still timed from when they
         // were due. That is the server's queue showing, not the client's lag.
-        if (!capping_) capped_ += due_count - sched_sent_;
         capping_ = true;
         return;
       }
       const TimePoint due = due_time(sched_sent_);
-      if (!capping_ && phase_ == Phase::kMeasure) {
+      if (capping_) {
+        ++capped_;  // held back by the cap until now
+      } else if (phase_ == Phase::kMeasure) {
         send_lag_.add(static_cast<uint64_t>(
             std::chrono::duration_cast<std::chrono::nanoseconds>(now - due).count()));
       }

@@ -36,6 +36,29 @@ using namespace ringrpc::bench;
   std::exit(2);
 }
 
+// Walks the arguments after a subcommand; value() takes the current flag's argument, or ends
+// the program with a usage error when there is none.
+class ArgWalk {
+ public:
+  ArgWalk(int argc, char** argv, int first) : argc_(argc), argv_(argv), i_(first) {}
+  bool more() {
+    if (i_ >= argc_) return false;
+    flag_ = argv_[i_++];
+    return true;
+  }
+  const std::string& flag() const { return flag_; }
+  std::string value() {
+    if (i_ >= argc_) usage_error(flag_ + " needs a value");
+    return argv_[i_++];
+  }
+
+ private:
+  int argc_;
+  char** argv_;
+  int i_;
+  std::string flag_;
+};
+
 void print_help() {
   std::printf(
       "usage: ringrpc-bench [run] --prog P [options]\n"
@@ -330,12 +353,9 @@ int run_command(int argc, char** argv, int first) {
   RunOptions o;
   o.spec.duration_s = 3;
   o.spec.repetitions = 3;
-  for (int i = first; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) usage_error(a + " needs a value");
-      return argv[++i];
-    };
+  for (ArgWalk args(argc, argv, first); args.more();) {
+    const std::string a = args.flag();
+    auto next = [&args] { return args.value(); };
     if (a == "--help" || a == "-h") {
       print_help();
       return 0;
@@ -523,12 +543,9 @@ int run_command(int argc, char** argv, int first) {
 
 int suite_command(int argc, char** argv, int first) {
   SuiteOptions o;
-  for (int i = first; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) usage_error(a + " needs a value");
-      return argv[++i];
-    };
+  for (ArgWalk args(argc, argv, first); args.more();) {
+    const std::string a = args.flag();
+    auto next = [&args] { return args.value(); };
     if (a == "--help" || a == "-h") {
       print_help();
       return 0;
@@ -557,12 +574,9 @@ int suite_command(int argc, char** argv, int first) {
 int compare_command(int argc, char** argv, int first) {
   CompareOptions o;
   std::vector<std::string> files;
-  for (int i = first; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) usage_error(a + " needs a value");
-      return argv[++i];
-    };
+  for (ArgWalk args(argc, argv, first); args.more();) {
+    const std::string a = args.flag();
+    auto next = [&args] { return args.value(); };
     if (a == "--help" || a == "-h") {
       print_help();
       return 0;
