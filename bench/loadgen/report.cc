@@ -96,6 +96,48 @@ std::string xml_escape(const std::string& s) {
 
 }  // namespace
 
+const char* error_key(Errc e) noexcept {
+  switch (e) {
+    case Errc::kOk:
+      return "ok";
+    case Errc::kTimedOut:
+      return "timed_out";
+    case Errc::kRefused:
+      return "refused";
+    case Errc::kReset:
+      return "reset";
+    case Errc::kCannotSend:
+      return "cannot_send";
+    case Errc::kUnknownHost:
+      return "unknown_host";
+    case Errc::kNotRegistered:
+      return "not_registered";
+    case Errc::kCancelled:
+      return "cancelled";
+    case Errc::kTooManyCalls:
+      return "too_many_calls";
+    case Errc::kProgUnavail:
+      return "PROG_UNAVAIL";
+    case Errc::kProgMismatch:
+      return "PROG_MISMATCH";
+    case Errc::kProcUnavail:
+      return "PROC_UNAVAIL";
+    case Errc::kGarbageArgs:
+      return "GARBAGE_ARGS";
+    case Errc::kSystemErr:
+      return "SYSTEM_ERR";
+    case Errc::kRpcMismatch:
+      return "RPC_MISMATCH";
+    case Errc::kAuthError:
+      return "AUTH_ERROR";
+    case Errc::kCannotDecode:
+      return "cannot_decode";
+    case Errc::kCannotEncode:
+      return "cannot_encode";
+  }
+  return "unknown";
+}
+
 std::vector<std::pair<std::string, double>> rep_figures(const RunReport& r, const RepResult& rep) {
   std::vector<std::pair<std::string, double>> f;
   f.emplace_back("calls", static_cast<double>(rep.calls));
@@ -235,7 +277,7 @@ json to_json(const RunReport& r) {
     json kinds = json::object();
     for (size_t k = 0; k < kErrcCount; ++k) {
       if (rep.errors_by_kind[k] != 0)
-        kinds[errc_name(static_cast<Errc>(k))] = rep.errors_by_kind[k];
+        kinds[error_key(static_cast<Errc>(k))] = rep.errors_by_kind[k];
     }
     o["errors_by_kind"] = kinds;
     reps.push_back(o);

@@ -9,11 +9,13 @@
 //     "repetitions": [ {"calls", "errors", "seconds", "calls_per_sec", "mb_per_sec", "p50_us",
 //                       "p90_us", "p99_us", "p999_us", "max_us", "mean_us",
 //                       "client_cpu_us_per_call", "server_cpu_us_per_call",
-//                       "instructions_per_call", "errors_by_kind": {...}} ],
+//                       "instructions_per_call", "errors_by_kind": {KEY: count}} ],
 //     "timeline": {"interval_s", "t": [...], "calls_per_sec": [...], "p50_us": [...], ...},
 //     "histogram": {"unit": "ns", "buckets": [[upper_ns, count], ...]}, "warnings": [...] }
 // A figure that was not measured is left out (instruction mode has no latency: the server ran
-// under valgrind).
+// under valgrind). Error keys are the server's verdicts by their RFC 5531 names (PROC_UNAVAIL,
+// GARBAGE_ARGS, AUTH_ERROR, ...) and the client's in snake case (timed_out, refused, reset,
+// cannot_decode, ...): see error_key().
 //
 // Threading: pure functions of their arguments.
 #pragma once
@@ -40,6 +42,8 @@ struct RunReport {
   std::vector<std::string> warnings;
 };
 
+// The JSON key of an error kind.
+const char* error_key(Errc e) noexcept;
 // Figures of a repetition by name, as in the JSON (only those measured).
 std::vector<std::pair<std::string, double>> rep_figures(const RunReport& r, const RepResult& rep);
 // Adds the warnings a reader must see: the load generator as the bottleneck (its CPU, its lag
