@@ -1,0 +1,137 @@
+// Legato rpcProxy's wire protocol (shared/reference/legato-rpc.md 1.2-1.8): the messages two
+// proxies exchange over a link, encoded and decoded byte for byte as Legato's le_rpcProxy.c does.
+//
+// Framing has no length prefix: every message is a 9-byte header (id, serviceId, both big-endian,
+// and a type byte 1..9) and a body whose length the type decides. Types 1-3 (connect, connect
+// response, disconnect) carry a fixed 324-byte body of three NUL-terminated names and a result
+// code; types 6-7 (keep-alive) a 64-byte system name; types 4, 5, 8 (client request, server
+// response, event) a 4-byte message id and a CBOR indefinite-length array that is parsed item by
+// item to find its end; type 9 (file stream) the CBOR array alone. MessageReader takes the link's
+// bytes in any chunking and returns whole messages; every length and nesting level is bounded,
+// and anything Legato's receiver would reject (a type outside 1..9, a map, a float narrower than
+// a double, null, a tag outside Legato's list, an unterminated name) is an error with the byte
+// offset, after which the link must be dropped, as Legato drops it.
+//
+// Threading: value types and a per-link reader; no shared state.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ringrpc::legato {
+
+enum class MsgType : uint8_t {
+  kConnectServiceRequest = 1,
+  kConnectServiceResponse = 2,
+  kDisconnectService = 3,
+  kClientRequest = 4,
+  kServerResponse = 5,
+  kKeepAliveRequest = 6,
+  kKeepAliveResponse = 7,
+  kServerAsyncEvent = 8,
+  kFileStreamMessage = 9,
+};
+const char* to_string(MsgType t) noexcept;
+
+constexpr size_t kHeaderSize = 9;
+constexpr size_t kSystemNameBytes = 64;    // LIMIT_MAX_SYSTEM_NAME_BYTES
+constexpr size_t kServiceNameBytes = 128;  // LIMIT_MAX_IPC_INTERFACE_NAME_BYTES
+constexpr size_t kProtocolIdBytes = 128;   // LIMIT_MAX_PROTOCOL_ID_BYTES
+constexpr size_t kConnectMessageSize =
+    kHeaderSize + kSystemNameBytes + kServiceNameBytes + kProtocolIdBytes + 4;  // 333
+constexpr size_t kKeepAliveMessageSize = kHeaderSize + kSystemNameBytes;        // 73
+
+// le_result_t codes a connect response carries.
+constexpr int32_t kLeOk = 0;
+constexpr int32_t kLeFormatError = -13;  // protocol ids differ
+constexpr int32_t kLeDuplicate = -14;    // the service is already connected
+constexpr int32_t kLeUnavailable = -21;  // no such service on this system
+
+// CBOR semantic tags Legato's receiver accepts (le_rpcProxyStream.c); any other is an error.
+constexpr uint64_t kTagReference = 2001;
+constexpr uint64_t kTagContextPtrReference = 2006;
+constexpr uint64_t kTagAsyncHandlerReference = 2007;
+constexpr uint64_t kTagFileStreamId = 2008;
+constexpr uint64_t kTagFileStreamFlags = 2009;
+constexpr uint64_t kTagFileStreamRequestSize = 2010;
+
+struct Header {
+  uint32_t id = 0;
+  uint32_t service_id = 0;
+  MsgType type = MsgType::kKeepAliveRequest;
+};
+
+// One message as it travels. Which fields mean something depends on the type: the names and
+// service_code for types 1-3, system_name for 6-7, msg_id and body for 4, 5, 8 and body for 9.
+struct Message {
+  Header header;
+  std::string system_name;
+  std::string service_name;
+  std::string protocol_id;
+  int32_t service_code = 0;
+  uint32_t msg_id = 0;        // types 4, 5, 8: the Legato IPC message id
+  std::vector<uint8_t> body;  // types 4, 5, 8, 9: the CBOR array, 0x9F ... 0xFF, as received
+};
+
+bool is_fixed(MsgType t) noexcept;    // types 1-3, 6, 7
+bool has_msg_id(MsgType t) noexcept;  // types 4, 5, 8
+
+// Appends the message's bytes to `out`. False (nothing appended) when a name does not fit its
+// field with its NUL, or a streamed body is not one well-formed CBOR indefinite array.
+bool encode(const Message& m, std::vector<uint8_t>& out);
+
+struct ReaderLimits {
+  size_t max_body = 1u << 20;  // CBOR bytes of one streamed body
+  size_t max_depth = 32;       // nesting of arrays inside the body
+};
+
+// Splits a link's byte stream into messages.
+class MessageReader {
+ public:
+  enum class Status : uint8_t { kMessage, kNeedMore, kError };
+
+  explicit MessageReader(ReaderLimits limits = {}) : limits_(limits) {}
+
+  // Consumes bytes from the front of `in` until one message is complete (kMessage: `out` holds
+  // it, `in` starts after it), `in` is used up (kNeedMore), or the stream is broken (kError,
+  // for good: error() says what and where).
+  Status next(std::span<const uint8_t>& in, Message& out);
+  const std::string& error() const noexcept { return error_; }
+  // Bytes of the stream consumed so far, for error offsets.
+  uint64_t offset() const noexcept { return offset_; }
+  void reset();
+
+ private:
+  enum class Stage : uint8_t { kHeader, kFixed, kMsgId, kItemHead, kItemArg, kString, kDone };
+  struct Level {
+    bool indefinite;
+    uint64_t left;  // items left in a definite array
+  };
+
+  Status fail(const std::string& what);
+  bool start_body();
+  // Handles a complete CBOR item head (initial byte + argument); false on a format error.
+  bool on_item(uint8_t initial, uint64_t arg);
+  void item_done();  // one data item finished: count it in its container
+  bool take(std::span<const uint8_t>& in, size_t want);  // fills buf_ up to `want` bytes
+
+  ReaderLimits limits_;
+  Stage stage_ = Stage::kHeader;
+  std::vector<uint8_t> buf_;  // the header, a fixed body, or an item head being gathered
+  Message msg_;
+  std::vector<Level> levels_;
+  uint64_t string_left_ = 0;
+  uint8_t initial_ = 0;
+  size_t arg_bytes_ = 0;
+  int pending_tag_ = 0;     // 0, or what the item after a tag must be: 1 uint32, 2 uint16, 3 any
+  bool first_item_ = true;  // the body's array has not yet started
+  bool event_tag_due_ = false;  // an event's first element must be tag 2006/2007
+  uint64_t offset_ = 0;
+  std::string error_;
+};
+
+}  // namespace ringrpc::legato

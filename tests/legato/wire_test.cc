@@ -1,0 +1,294 @@
+// Legato rpcProxy's wire format: golden bytes for every message type (the worked example of
+// reference/legato-rpc.md 1.10, and connect/keep-alive messages laid out field by field from the
+// structs), decoded from every chunking, every truncation, and hostile variations.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/legato/wire.h"
+
+namespace ringrpc::legato {
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+
+Bytes hex(const std::string& h) {
+  Bytes b;
+  std::string digits;
+  for (char c : h) {
+    if (std::isxdigit(static_cast<unsigned char>(c))) digits += c;
+  }
+  for (size_t i = 0; i + 1 < digits.size(); i += 2) {
+    b.push_back(static_cast<uint8_t>(std::stoi(digits.substr(i, 2), nullptr, 16)));
+  }
+  return b;
+}
+void append(Bytes& b, const Bytes& more) { b.insert(b.end(), more.begin(), more.end()); }
+void append_text(Bytes& b, const std::string& s) { b.insert(b.end(), s.begin(), s.end()); }
+// A name field: the text, a NUL, then `fill` to its width (Legato leaves what was there).
+void field(Bytes& b, const std::string& s, size_t width, uint8_t fill = 0) {
+  append_text(b, s);
+  b.push_back(0);
+  b.insert(b.end(), width - s.size() - 1, fill);
+}
+
+// printer.Print from the reference, 1.10: request (type 4) and response (type 5), id 7, service 3.
+Bytes print_request() {
+  Bytes b = hex("00000007 00000003 04  00000000 9f 03 1a499602d2");
+  b.push_back(0x6d);
+  append_text(b, "Hello, world!");
+  append(b, hex("0a 1831 ff"));
+  return b;
+}
+Bytes print_response() {
+  Bytes b = hex("00000007 00000003 05  00000000 9f 781d");
+  append_text(b, "What is the name of the band?");
+  append(b, hex("01 ff"));
+  return b;
+}
+// CONNECT_SERVICE_REQUEST, laid out as rpcProxy_ConnectServiceMessage_t: 333 bytes.
+Bytes connect(uint8_t type, int32_t code, uint8_t fill = 0) {
+  Bytes b = hex("00000002 0badf00d");
+  b.push_back(type);
+  field(b, "Alice", 64, fill);
+  field(b, "printer", 128, fill);
+  field(b, "4a2b9c1d0e5f67a8b9c0d1e2f3a4b5c6", 128, fill);
+  for (int s = 24; s >= 0; s -= 8)
+    b.push_back(static_cast<uint8_t>(static_cast<uint32_t>(code) >> s));
+  return b;
+}
+Bytes keepalive(uint8_t type) {
+  Bytes b = hex("00000009 00000000");
+  b.push_back(type);
+  field(b, "Bob", 64);
+  return b;
+}
+// An event: msgId 1, then tag 2006 and the handler context, then a string.
+Bytes event() { return hex("00000000 00000003 08  00000001 9f d907d6 1a00010002 6568656c6c6f ff"); }
+// A file-stream data packet: no msgId, stream id 1, flags DATA_PACKET|OWNER, two bytes.
+Bytes filestream() { return hex("00000011 00000003 09  9f d907d8 01 d907d9 1821 426869 ff"); }
+
+Bytes golden_stream() {
+  Bytes s;
+  for (const Bytes& m :
+       {connect(1, 0, 0xcc), connect(2, kLeDuplicate), print_request(), print_response(),
+        keepalive(6), keepalive(7), event(), filestream(), connect(3, 0)}) {
+    append(s, m);
+  }
+  return s;
+}
+
+std::vector<Message> read_all(const Bytes& stream, std::mt19937* rng, std::string* error) {
+  MessageReader r;
+  std::vector<Message> out;
+  std::span<const uint8_t> rest(stream);
+  while (!rest.empty()) {
+    size_t n = rest.size();
+    if (rng != nullptr) n = std::min<size_t>(n, 1 + (*rng)() % 40);
+    std::span<const uint8_t> chunk = rest.subspan(0, n);
+    rest = rest.subspan(n);
+    while (true) {
+      Message m;
+      const auto st = r.next(chunk, m);
+      if (st == MessageReader::Status::kMessage) {
+        out.push_back(std::move(m));
+        continue;
+      }
+      if (st == MessageReader::Status::kError) {
+        *error = r.error();
+        return out;
+      }
+      break;
+    }
+  }
+  return out;
+}
+
+TEST(LegatoWire, GoldenMessagesDecode) {
+  std::string err;
+  const std::vector<Message> m = read_all(golden_stream(), nullptr, &err);
+  ASSERT_TRUE(err.empty()) << err;
+  ASSERT_EQ(m.size(), 9u);
+  EXPECT_EQ(connect(1, 0).size(), kConnectMessageSize);
+  EXPECT_EQ(keepalive(6).size(), kKeepAliveMessageSize);
+
+  EXPECT_EQ(m[0].header.type, MsgType::kConnectServiceRequest);
+  EXPECT_EQ(m[0].header.id, 2u);
+  EXPECT_EQ(m[0].header.service_id, 0x0badf00du);
+  EXPECT_EQ(m[0].system_name, "Alice");  // garbage after the NUL is ignored
+  EXPECT_EQ(m[0].service_name, "printer");
+  EXPECT_EQ(m[0].protocol_id, "4a2b9c1d0e5f67a8b9c0d1e2f3a4b5c6");
+  EXPECT_EQ(m[1].header.type, MsgType::kConnectServiceResponse);
+  EXPECT_EQ(m[1].service_code, -14);
+
+  EXPECT_EQ(m[2].header.type, MsgType::kClientRequest);
+  EXPECT_EQ(m[2].header.id, 7u);
+  EXPECT_EQ(m[2].header.service_id, 3u);
+  EXPECT_EQ(m[2].msg_id, 0u);
+  const Bytes req = print_request();
+  EXPECT_EQ(m[2].body, Bytes(req.begin() + 13, req.end()));
+  EXPECT_EQ(m[3].header.type, MsgType::kServerResponse);
+  EXPECT_EQ(m[3].body.back(), 0xff);
+
+  EXPECT_EQ(m[4].header.type, MsgType::kKeepAliveRequest);
+  EXPECT_EQ(m[4].system_name, "Bob");
+  EXPECT_EQ(m[5].header.type, MsgType::kKeepAliveResponse);
+  EXPECT_EQ(m[6].header.type, MsgType::kServerAsyncEvent);
+  EXPECT_EQ(m[6].msg_id, 1u);
+  EXPECT_EQ(m[7].header.type, MsgType::kFileStreamMessage);
+  EXPECT_EQ(m[7].body.size(), filestream().size() - kHeaderSize);
+  EXPECT_EQ(m[8].header.type, MsgType::kDisconnectService);
+}
+
+TEST(LegatoWire, EncodeGivesTheGoldenBytes) {
+  std::string err;
+  const Bytes stream = golden_stream();
+  const std::vector<Message> m = read_all(stream, nullptr, &err);
+  ASSERT_EQ(m.size(), 9u);
+  Bytes again;
+  for (const Message& x : m) ASSERT_TRUE(encode(x, again)) << to_string(x.header.type);
+  // The first connect message had garbage after its NULs; ours are zeroed.
+  Bytes want = connect(1, 0);
+  for (const Bytes& x : {connect(2, kLeDuplicate), print_request(), print_response(), keepalive(6),
+                         keepalive(7), event(), filestream(), connect(3, 0)}) {
+    append(want, x);
+  }
+  EXPECT_EQ(again, want);
+}
+
+TEST(LegatoWire, AnyChunkingGivesTheSameMessages) {
+  const Bytes stream = golden_stream();
+  std::string err;
+  const std::vector<Message> whole = read_all(stream, nullptr, &err);
+  std::mt19937 rng(11);
+  for (int trial = 0; trial < 300; ++trial) {
+    const std::vector<Message> m = read_all(stream, &rng, &err);
+    ASSERT_TRUE(err.empty()) << err;
+    ASSERT_EQ(m.size(), whole.size());
+    for (size_t i = 0; i < m.size(); ++i) {
+      EXPECT_EQ(m[i].body, whole[i].body);
+      EXPECT_EQ(m[i].header.id, whole[i].header.id);
+      EXPECT_EQ(m[i].system_name, whole[i].system_name);
+    }
+  }
+}
+
+TEST(LegatoWire, EveryTruncationWaitsForMore) {
+  const Bytes stream = golden_stream();
+  for (size_t n = 0; n < stream.size(); ++n) {
+    MessageReader r;
+    std::span<const uint8_t> in(stream.data(), n);
+    Message m;
+    MessageReader::Status st;
+    size_t got = 0;
+    while ((st = r.next(in, m)) == MessageReader::Status::kMessage) ++got;
+    ASSERT_EQ(st, MessageReader::Status::kNeedMore) << n << ": " << r.error();
+    ASSERT_TRUE(in.empty());
+    ASSERT_LT(got, 9u);
+  }
+}
+
+std::string first_error(const Bytes& b, ReaderLimits limits = {}) {
+  MessageReader r(limits);
+  std::span<const uint8_t> in(b);
+  Message m;
+  while (true) {
+    const auto st = r.next(in, m);
+    if (st == MessageReader::Status::kError) return r.error();
+    if (st == MessageReader::Status::kNeedMore) return "";
+  }
+}
+
+TEST(LegatoWire, HostileInputIsAnErrorWithItsPlace) {
+  const std::string head = "00000005 00000003 04 00000000 ";
+  EXPECT_NE(first_error(hex("00000001 00000000 00")).find("type 0"), std::string::npos);
+  EXPECT_NE(first_error(hex("00000001 00000000 0a")).find("type 10"), std::string::npos);
+  EXPECT_NE(first_error(hex("00000001 00000000 ff")).find("stream offset 9"), std::string::npos);
+  EXPECT_NE(first_error(hex(head + "a1 01 02")).find("body does not start"), std::string::npos);
+  EXPECT_NE(first_error(hex(head + "9f a1 01 02 ff")).find("map"), std::string::npos);
+  EXPECT_NE(first_error(hex(head + "9f f6 ff")).find("null"), std::string::npos);
+  EXPECT_NE(first_error(hex(head + "9f f93c00 ff")).find("float"), std::string::npos);
+  EXPECT_NE(first_error(hex(head + "9f fa3f800000 ff")).find("float"), std::string::npos);
+  EXPECT_NE(first_error(hex(head + "9f d82a 01 ff")).find("tag 42"), std::string::npos);
+  EXPECT_NE(first_error(hex(head + "9f d907d6 6161 ff")).find("unsigned"), std::string::npos);
+  EXPECT_NE(first_error(hex(head + "9f d907d8 1a00010000 ff")).find("65535"), std::string::npos);
+  EXPECT_NE(first_error(hex(head + "9f d907d6 ff")).find("no item"), std::string::npos);
+  EXPECT_NE(first_error(hex(head + "9f 7f 6161 ff ff")).find("indefinite-length string"),
+            std::string::npos);
+  EXPECT_NE(first_error(hex(head + "9f 1c ff")).find("reserved"), std::string::npos);
+  EXPECT_NE(first_error(hex(head + "9f 81 ff")).find("break"), std::string::npos);
+  EXPECT_NE(first_error(hex(head + "9f e0 ff")).find("simple value"), std::string::npos);
+  // An event must start with its handler reference.
+  EXPECT_NE(first_error(hex("00000000 00000003 08 00000001 9f 01 ff")).find("event"),
+            std::string::npos);
+  // Lengths that claim more than any body may hold fail before anything is allocated.
+  EXPECT_NE(first_error(hex(head + "9f 5bffffffffffffffff")).find("over the body limit"),
+            std::string::npos);
+  EXPECT_NE(first_error(hex(head + "9f 9bffffffffffffffff")).find("over the body limit"),
+            std::string::npos);
+  Bytes deep = hex(head + "9f");
+  deep.insert(deep.end(), 40, 0x9f);
+  EXPECT_NE(first_error(deep).find("nested deeper"), std::string::npos);
+  Bytes one_big = hex(head + "9f 5a00100000");  // a 1 MiB string against a 4 KiB limit
+  EXPECT_NE(first_error(one_big, ReaderLimits{4096, 32}).find("over the body limit"),
+            std::string::npos);
+  Bytes many = hex(head + "9f");  // 3000 small strings: 9000 bytes against a 4 KiB limit
+  for (int i = 0; i < 3000; ++i) append(many, hex("426868"));
+  EXPECT_NE(first_error(many, ReaderLimits{4096, 32}).find("longer than"), std::string::npos);
+  // Names that never end inside their fields.
+  Bytes open = connect(1, 0);
+  std::fill(open.begin() + 9, open.begin() + 9 + 64, 'x');
+  EXPECT_NE(first_error(open).find("systemName"), std::string::npos);
+  Bytes open2 = connect(1, 0);
+  std::fill(open2.begin() + 201, open2.begin() + 201 + 128, 'x');
+  EXPECT_NE(first_error(open2).find("protocolIdStr"), std::string::npos);
+}
+
+TEST(LegatoWire, AfterAnErrorTheReaderStaysBroken) {
+  MessageReader r;
+  Bytes bad = hex("00000001 00000000 0b");
+  append(bad, keepalive(6));
+  std::span<const uint8_t> in(bad);
+  Message m;
+  EXPECT_EQ(r.next(in, m), MessageReader::Status::kError);
+  EXPECT_EQ(r.next(in, m), MessageReader::Status::kError);
+  r.reset();
+  std::span<const uint8_t> good = std::span<const uint8_t>(bad).subspan(9);
+  EXPECT_EQ(r.next(good, m), MessageReader::Status::kMessage);
+}
+
+TEST(LegatoWire, MutationsNeverCrash) {
+  const Bytes stream = golden_stream();
+  std::mt19937 rng(5);
+  for (int trial = 0; trial < 3000; ++trial) {
+    Bytes b = stream;
+    const int flips = 1 + static_cast<int>(rng() % 6);
+    for (int k = 0; k < flips; ++k) b[rng() % b.size()] = static_cast<uint8_t>(rng());
+    std::string err;
+    (void)read_all(b, &rng, &err);
+  }
+}
+
+TEST(LegatoWire, EncodeRefusesWhatDoesNotFit) {
+  Message m;
+  m.header.type = MsgType::kKeepAliveRequest;
+  m.system_name = std::string(64, 'a');  // no room for the NUL
+  Bytes out;
+  EXPECT_FALSE(encode(m, out));
+  m.system_name = std::string(63, 'a');
+  EXPECT_TRUE(encode(m, out));
+  EXPECT_EQ(out.size(), kKeepAliveMessageSize);
+  Message req;
+  req.header.type = MsgType::kClientRequest;
+  req.body = hex("9f 01");  // unterminated
+  EXPECT_FALSE(encode(req, out));
+  req.body = hex("9f 01 ff 02");  // trailing bytes
+  EXPECT_FALSE(encode(req, out));
+  req.body = hex("9f 01 ff");
+  EXPECT_TRUE(encode(req, out));
+}
+
+}  // namespace
+}  // namespace ringrpc::legato

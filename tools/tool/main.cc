@@ -1,0 +1,244 @@
+// ringrpc-tool: Legato's rpctool for ringrpc-proxy. The same commands and the same output
+// (apps/tools/rpcTool/tool.c), over the proxy's run-time configuration file
+// (engine/legato/config.h) instead of Legato's config tree.
+//
+//   ringrpc-tool [--config FILE] set binding <serviceName> <systemName> <remoteServiceName>
+//   ringrpc-tool [--config FILE] get|reset binding <serviceName>
+//   ringrpc-tool [--config FILE] list bindings
+//   ringrpc-tool [--config FILE] set link <systemName> <linkName> <parameters>
+//   ringrpc-tool [--config FILE] get|reset link <systemName>
+//   ringrpc-tool [--config FILE] list links
+//   ringrpc-tool help | -h | --help
+//
+// Status: a binding is CONNECTED with its service id, and a link UP or DOWN, only while a proxy
+// has them so; with no proxy running every binding is NOT CONNECTED and every link NOT STARTED,
+// as rpctool shows them before the proxy has brought anything up.
+//
+// Threading: single-threaded.
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "engine/legato/config.h"
+
+namespace {
+
+using ringrpc::legato::Binding;
+using ringrpc::legato::RuntimeConfig;
+using ringrpc::legato::System;
+
+const char* kRule =
+    "=============================================================================================="
+    "==";
+
+void help() {
+  std::puts(
+      "NAME:\n"
+      "    ringrpc-tool - RPC Configuration command-line tool (Legato's rpctool, for\n"
+      "    ringrpc-proxy).\n"
+      "\n"
+      "SYNOPSIS:\n"
+      "    ringrpc-tool [--config FILE] set binding <serviceName> <systemName> "
+      "<remoteServiceName>\n"
+      "    ringrpc-tool [--config FILE] get binding <serviceName>\n"
+      "    ringrpc-tool [--config FILE] reset binding <serviceName>\n"
+      "    ringrpc-tool [--config FILE] list bindings\n"
+      "    ringrpc-tool [--config FILE] set link <systemName> <linkName> <parameters>\n"
+      "    ringrpc-tool [--config FILE] get link <systemName>\n"
+      "    ringrpc-tool [--config FILE] reset link <systemName>\n"
+      "    ringrpc-tool [--config FILE] list links\n"
+      "    ringrpc-tool help\n"
+      "    ringrpc-tool -h\n"
+      "    ringrpc-tool --help\n"
+      "\n"
+      "DESCRIPTION:\n"
+      "    set binding <serviceName> <systemName> <remoteServiceName>\n"
+      "            Sets the RPC binding for the specified service-name with the\n"
+      "            system-name and remote service-name.\n"
+      "\n"
+      "    get binding <serviceName>\n"
+      "            Retrieves the system-name, remote service-name, and status\n"
+      "            for the specified service.\n"
+      "\n"
+      "    reset binding <serviceName>\n"
+      "            Resets the RPC binding for a given service-name.\n"
+      "\n"
+      "    list bindings\n"
+      "            Lists all RPC bindings configured in the system.\n"
+      "\n"
+      "    set link <systemName> <linkName> <parameters>\n"
+      "            Sets the RPC link-name and link-parameters (argument string, e.g.\n"
+      "            \"192.168.3.2 54323\") for the specified system.\n"
+      "\n"
+      "    get link <systemName>\n"
+      "            Retrieves the link-name, link-parameters, and status\n"
+      "            for the specified system-name.\n"
+      "\n"
+      "    reset link <systemName>\n"
+      "            Resets the RPC link for the specified system-name.\n"
+      "\n"
+      "    list links\n"
+      "            Lists all RPC links configured in the system.\n"
+      "\n"
+      "    --config FILE\n"
+      "            The configuration file (default: $RINGRPC_PROXY_CONFIG, else\n"
+      "            /etc/ringrpc/proxy.conf). Changes are written atomically.\n"
+      "\n"
+      "    All output is always sent to stdout and error messages to stderr.\n"
+      "    Exit status: 0 success, 1 failure (\"Configuration not found!\" included),\n"
+      "    2 bad usage.\n");
+}
+
+[[noreturn]] void usage(const std::string& why) {
+  std::fprintf(stderr, "ringrpc-tool: %s.  Try 'ringrpc-tool help' for assistance.\n", why.c_str());
+  std::exit(2);
+}
+
+// rpctool's block for one binding; a service id of 0 is NOT CONNECTED.
+void print_binding(const Binding& b, uint32_t service_id) {
+  char status[64];
+  if (service_id == 0) {
+    std::snprintf(status, sizeof status, "NOT CONNECTED");
+  } else {
+    std::snprintf(status, sizeof status, "CONNECTED, Service-ID: %-10" PRIu32, service_id);
+  }
+  std::printf(
+      "\nService-Name: %-40s Status: %s\n    System-Name: %s\n    Remote Service-Name: %s\n",
+      b.service_name.c_str(), status, b.system_name.c_str(), b.remote_service.c_str());
+}
+
+void print_link(const System& s, const char* state) {
+  std::printf("\nSystem-Name: %-40s  Status: %s\n    Link-Name: %s\n    Parameters: %s\n",
+              s.system_name.c_str(), state, s.link_name.c_str(), s.parameters.c_str());
+}
+
+int fail(const std::string& why) {
+  std::fprintf(stderr, "ringrpc-tool: %s\n", why.c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config;
+  if (const char* env = std::getenv("RINGRPC_PROXY_CONFIG"); env != nullptr && *env != '\0') {
+    config = env;
+  } else {
+    config = "/etc/ringrpc/proxy.conf";
+  }
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "-h" || a == "--help") {
+      help();
+      return 0;
+    }
+    if (a == "--config") {
+      if (i + 1 >= argc) usage("--config needs a file");
+      config = argv[++i];
+      continue;
+    }
+    args.push_back(a);
+  }
+  if (args.empty()) usage("no command");
+  const std::string& cmd = args[0];
+  if (cmd == "help") {
+    help();
+    return 0;
+  }
+  if (cmd != "set" && cmd != "get" && cmd != "reset" && cmd != "list") {
+    usage("Unrecognized command '" + cmd + "'");
+  }
+  if (args.size() < 2) usage("'" + cmd + "' needs an object type (binding or link)");
+  const std::string& object = args[1];
+  const bool list = cmd == "list";
+  if ((list && object != "bindings" && object != "links") ||
+      (!list && object != "binding" && object != "link")) {
+    usage("Unknown object type '" + object + "'");
+  }
+  const bool binding = object == "binding" || object == "bindings";
+  const size_t want = list ? 2 : cmd == "set" ? 5 : 3;
+  if (args.size() != want) {
+    usage("'" + cmd + " " + object + "' takes " + std::to_string(want - 2) + " argument" +
+          (want - 2 == 1 ? "" : "s") + ", not " + std::to_string(args.size() - 2));
+  }
+
+  std::string error;
+  if (cmd == "set" || cmd == "reset") {
+    const bool ok =
+        ringrpc::legato::update_config(config, &error, [&](RuntimeConfig& c, std::string* why) {
+          if (cmd == "set") {
+            return binding ? c.set_binding(Binding{args[2], args[3], args[4]}, why)
+                           : c.set_system(System{args[2], args[3], args[4]}, why);
+          }
+          // Legato's reset of a name it does not have does nothing, quietly; so does this.
+          if (binding) {
+            c.reset_binding(args[2]);
+          } else {
+            c.reset_system(args[2]);
+          }
+          return true;
+        });
+    return ok ? 0 : fail(error);
+  }
+
+  const std::optional<RuntimeConfig> c = ringrpc::legato::load_config(config, &error);
+  if (!c) return fail(error);
+  if (cmd == "get") {
+    if (binding) {
+      const std::optional<Binding> b = c->binding(args[2]);
+      if (!b) {
+        std::printf("Configuration not found!\n");
+        return 1;
+      }
+      std::printf(
+          "\n========================================= RPC Binding "
+          "==========================================\n");
+      print_binding(*b, 0);
+    } else {
+      const std::optional<System> s = c->system(args[2]);
+      if (!s) {
+        std::printf("Configuration not found!\n");
+        return 1;
+      }
+      std::printf(
+          "\n========================================== RPC Link "
+          "============================================\n");
+      print_link(*s, "NOT STARTED");
+    }
+    std::printf("\n%s\n", kRule);
+    return 0;
+  }
+  // list: nothing at all when there is nothing, as rpctool.
+  if (binding) {
+    bool any = false;
+    for (const Binding& b : c->binding_slots()) {
+      if (b.empty()) continue;
+      if (!any) {
+        std::printf(
+            "\n========================================= RPC Bindings "
+            "=========================================\n");
+      }
+      any = true;
+      print_binding(b, 0);
+    }
+    if (any) std::printf("\n%s\n", kRule);
+  } else {
+    bool any = false;
+    for (const System& s : c->system_slots()) {
+      if (s.empty()) continue;
+      if (!any) {
+        std::printf(
+            "\n========================================== RPC Links "
+            "===========================================\n");
+      }
+      any = true;
+      print_link(s, "NOT STARTED");
+    }
+    if (any) std::printf("\n%s\n", kRule);
+  }
+  return 0;
+}
