@@ -117,7 +117,7 @@ void print_help() {
       "files) and ringrpc-raw-echo from the build, drives each with the same load in\n"
       "interleaved rounds and prints the engine's targets beside the measured ratios.\n"
       "  --rounds N (5) --duration S (3) --backend B --bin DIR --idle-connections N (10000)\n"
-      "  --json FILE\n"
+      "  --json FILE, --strict (exit 1 when a target is missed)\n"
       "\n"
       "compare: tests the repetitions of NEW against BASE (Welch's t-test on logarithms) and\n"
       "exits 1 when a figure is worse by more than --max-regression PCT (default 5) with\n"
@@ -564,6 +564,8 @@ int suite_command(int argc, char** argv, int first) {
       o.json_path = next();
     } else if (a == "--quiet") {
       o.quiet = true;
+    } else if (a == "--strict") {
+      o.strict = true;
     } else {
       usage_error("unknown argument '" + a + "' for suite");
     }
