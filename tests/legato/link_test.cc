@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "engine/legato/link.h"
+#include "tests/legato/run_until.h"
 
 namespace ringrpc::legato {
 namespace {
@@ -50,12 +51,7 @@ class LinkTest : public ::testing::Test {
   }
   void TearDown() override { loop_->drain(1s); }
   bool run_until(const std::function<bool()>& done, std::chrono::milliseconds limit = 3000ms) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < end) {
-      if (done()) return true;
-      loop_->run_once(10ms);
-    }
-    return done();
+    return testing::run_until(*loop_, done, limit);
   }
   void run_for(std::chrono::milliseconds d) {
     run_until([] { return false; }, d);

@@ -8,6 +8,7 @@
 #include <functional>
 
 #include "engine/legato/services.h"
+#include "tests/legato/run_until.h"
 
 namespace ringrpc::legato {
 namespace {
@@ -63,12 +64,7 @@ class ServicesTest : public ::testing::Test {
     loop_->drain(1s);
   }
   bool run_until(const std::function<bool()>& done, std::chrono::milliseconds limit = 3000ms) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < end) {
-      if (done()) return true;
-      loop_->run_once(10ms);
-    }
-    return done();
+    return testing::run_until(*loop_, done, limit);
   }
   void connect_bob() {
     std::string err;
