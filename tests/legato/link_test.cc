@@ -36,8 +36,10 @@ struct Recorder : LinkHandler {
 
 LinkTimers fast() {
   LinkTimers t;
-  t.keepalive = 50ms;
-  t.keepalive_timeout = 150ms;
+  // Short enough to run ten periods in a second, long enough that a loaded CI machine (a
+  // sanitizer build, tests in parallel) never misses one.
+  t.keepalive = 100ms;
+  t.keepalive_timeout = 400ms;
   t.retry = 50ms;
   return t;
 }
@@ -116,7 +118,7 @@ TEST_F(LinkTest, ComesUpCarriesMessagesAndKeepsAlive) {
   ASSERT_TRUE(run_until([&] { return !rb.got.empty(); }));
   EXPECT_EQ(rb.got[0].header.type, MsgType::kServerResponse);
   // Ten keep-alive periods: answered, and nobody goes down.
-  run_for(500ms);
+  run_for(1000ms);
   EXPECT_EQ(a->state(), LinkState::kUp);
   EXPECT_EQ(b->state(), LinkState::kUp);
   EXPECT_GE(a->stats().keepalives_answered + b->stats().keepalives_answered, 5u);
