@@ -39,6 +39,15 @@ double process_cpu_seconds(int pid) {
   return static_cast<double>(utime + stime) / tick;
 }
 
+std::vector<uint8_t> opaque_argument(size_t n) {
+  // Length, then the bytes, then zeros to a multiple of four (XDR's padding).
+  std::vector<uint8_t> a(4 + ((n + 3) & ~size_t{3}), 0);
+  const uint32_t len = static_cast<uint32_t>(n);
+  for (int i = 0; i < 4; ++i) a[static_cast<size_t>(i)] = static_cast<uint8_t>(len >> (24 - 8 * i));
+  std::fill_n(a.begin() + 4, n, uint8_t{0xab});
+  return a;
+}
+
 double self_cpu_seconds() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);

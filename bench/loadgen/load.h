@@ -120,6 +120,9 @@ struct LoadHooks {
 
 LoadResult run_load(const LoadSpec& spec, const LoadHooks& hooks = {});
 
+// The XDR bytes of an opaque<> of `n` bytes (0xab each): the argument of ECHO-style procedures.
+std::vector<uint8_t> opaque_argument(size_t n);
+
 // CPU seconds (user + system) of a process from /proc/PID/stat; -1 if it cannot be read.
 double process_cpu_seconds(int pid);
 // CPU seconds of this process (getrusage).

@@ -173,15 +173,6 @@ bool parse_hex(const std::string& s, std::vector<uint8_t>& out) {
   return true;
 }
 
-std::vector<uint8_t> opaque_of(long n) {
-  std::vector<uint8_t> a;
-  const uint32_t len = static_cast<uint32_t>(n);
-  for (int s = 24; s >= 0; s -= 8) a.push_back(static_cast<uint8_t>(len >> s));
-  a.resize(4 + ((static_cast<size_t>(n) + 3) & ~size_t{3}), 0);
-  std::fill(a.begin() + 4, a.begin() + 4 + n, 0xab);
-  return a;
-}
-
 struct RunOptions {
   LoadSpec spec;
   std::string host = "127.0.0.1";
@@ -402,7 +393,7 @@ int run_command(int argc, char** argv, int first) {
     } else if (a == "--payload") {
       const uint32_t n = parse_u32(a, next());
       if (n > (256u << 20)) usage_error("--payload is at most 256 MiB");
-      o.spec.args = opaque_of(n);
+      o.spec.args = opaque_argument(n);
     } else if (a == "--auth") {
       const std::string v = next();
       if (v == "none") {

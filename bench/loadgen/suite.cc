@@ -39,16 +39,6 @@ struct Scenario {
   unsigned depth;
 };
 
-std::vector<uint8_t> opaque_arg(long n) {
-  std::vector<uint8_t> a;
-  if (n < 0) return a;
-  const uint32_t len = static_cast<uint32_t>(n);
-  for (int s = 24; s >= 0; s -= 8) a.push_back(static_cast<uint8_t>(len >> s));
-  a.resize(4 + ((static_cast<size_t>(n) + 3) & ~size_t{3}), 0xab);
-  for (size_t i = 4 + static_cast<size_t>(n); i < a.size(); ++i) a[i] = 0;
-  return a;
-}
-
 long rss_kib(int pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/status");
   std::string line;
@@ -153,7 +143,7 @@ int run_suite(const SuiteOptions& o) {
       spec.program = sc.prog;
       spec.version = 1;
       spec.procedure = sc.proc;
-      spec.args = opaque_arg(sc.payload);
+      if (sc.payload >= 0) spec.args = opaque_argument(static_cast<size_t>(sc.payload));
       spec.raw_replies = sc.server == "raw";
       spec.connections = sc.connections;
       spec.depth = sc.depth;
