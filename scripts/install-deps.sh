@@ -10,8 +10,8 @@ packages=(
   liburing-dev libmimalloc-dev
   # ringrpc-bench: JSON results (read back by compare), instruction counts where perf has none
   nlohmann-json3-dev valgrind
-  # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev
+  # tests and benchmarks (jq reads the proxy's status in shell tests; iproute2 makes netns)
+  libgtest-dev libgmock-dev libbenchmark-dev jq iproute2
   # interop peers used by the tests
   libtirpc-dev rpcsvc-proto rpcbind
 )

@@ -221,7 +221,7 @@ void Link::on_closed(Stream& s, int err) {
 void Link::on_data(Stream& s, std::span<const uint8_t> data) {
   stats_.bytes_in += data.size();
   while (!s.closing() && state_ == LinkState::kUp) {
-    Message m;
+    Message& m = rx_;  // reused: the reader swaps buffers with it, so no allocation per message
     const MessageReader::Status st = reader_.next(data, m);
     if (st == MessageReader::Status::kNeedMore) return;
     if (st == MessageReader::Status::kError) {
@@ -268,6 +268,55 @@ bool Link::send(const Message& m) {
   stream_->send(std::move(out));
   ++stats_.messages_out;
   stats_.bytes_out += bytes.size();
+  return true;
+}
+
+bool Link::send_wrapped(const Header& h, uint32_t msg_id, std::span<const uint8_t> head,
+                        std::span<const uint8_t> tail) {
+  if (state_ != LinkState::kUp || stream_ == nullptr || stream_->closing()) return false;
+  if (!has_msg_id(h.type)) return false;
+  // 9-byte header, msgId, 0x9F, the byte string's head (0x40 | length, shortest form), the bytes,
+  // 0xFF: the layout wire.cc's encode() produces for the same message.
+  uint8_t pre[kHeaderSize + 4 + 1 + 9];
+  size_t n = 0;
+  auto be32 = [&](uint32_t v) {
+    pre[n++] = static_cast<uint8_t>(v >> 24);
+    pre[n++] = static_cast<uint8_t>(v >> 16);
+    pre[n++] = static_cast<uint8_t>(v >> 8);
+    pre[n++] = static_cast<uint8_t>(v);
+  };
+  be32(h.id);
+  be32(h.service_id);
+  pre[n++] = static_cast<uint8_t>(h.type);
+  be32(msg_id);
+  pre[n++] = 0x9F;
+  const uint64_t len = head.size() + tail.size();
+  if (len < 24) {
+    pre[n++] = static_cast<uint8_t>(0x40 | len);
+  } else if (len <= 0xFF) {
+    pre[n++] = 0x58;
+    pre[n++] = static_cast<uint8_t>(len);
+  } else if (len <= 0xFFFF) {
+    pre[n++] = 0x59;
+    pre[n++] = static_cast<uint8_t>(len >> 8);
+    pre[n++] = static_cast<uint8_t>(len);
+  } else {
+    pre[n++] = 0x5A;
+    be32(static_cast<uint32_t>(len));
+  }
+  static constexpr uint8_t kBreak = 0xFF;
+  xdr::OutMessage out;
+  xdr::EncodeOptions raw;
+  raw.record_mark = false;
+  {
+    xdr::XdrWriter w(loop_.send_pool(), out, raw);
+    if (!w.put_bytes(pre, n) || !w.put_bytes(head.data(), head.size()) ||
+        !w.put_bytes(tail.data(), tail.size()) || !w.put_bytes(&kBreak, 1) || !w.finish())
+      return false;
+  }
+  stream_->send(std::move(out));
+  ++stats_.messages_out;
+  stats_.bytes_out += n + len + 1;
   return true;
 }
 

@@ -91,6 +91,11 @@ class Link final : public transport::AcceptHandler {
   // Queues a message (ids are the caller's: next_id()). False when the link is not UP or the
   // message cannot be encoded.
   bool send(const Message& m);
+  // The data path's send, without an intermediate Message: a type 4, 5 or 8 message whose body
+  // is one CBOR byte string holding `head` then `tail` (oncrpc.h: an RPC message, its first
+  // bytes rewritten by the caller). False when the link is not UP.
+  bool send_wrapped(const Header& h, uint32_t msg_id, std::span<const uint8_t> head,
+                    std::span<const uint8_t> tail);
   // Legato's GlobalMsgId: one counter per proxy, pre-incremented from 1, so the first is 2.
   uint32_t next_id() noexcept { return ++ids_; }
 
@@ -134,6 +139,7 @@ class Link final : public transport::AcceptHandler {
   transport::Listener* listener_ = nullptr;
   transport::SockAddr bound_;
   MessageReader reader_;
+  Message rx_;
   uint32_t ids_ = 1;
   uint32_t keepalive_id_ = 0;  // the id of the keep-alive we wait for, 0 when none
   bool stopped_ = false;

@@ -73,6 +73,7 @@ class Services final : public LinkHandler {
   // Closes the link; what was connected is disconnected (with its callbacks) as on link loss.
   void stop();
   Link& link() noexcept { return link_; }
+  const Link& link() const noexcept { return link_; }
 
   // Adds a want or an offer (before or after start). False when the alias is already there.
   bool add_want(const std::string& local_alias, const std::string& remote_service,

@@ -153,6 +153,55 @@ bool MessageReader::take(std::span<const uint8_t>& in, size_t want) {
   return buf_.size() == want;
 }
 
+void MessageReader::clear_message() {
+  msg_.header = {};
+  msg_.system_name.clear();
+  msg_.service_name.clear();
+  msg_.protocol_id.clear();
+  msg_.service_code = 0;
+  msg_.msg_id = 0;
+  msg_.body.clear();
+}
+
+// The data path's message, whole in one chunk: a request, response or file-stream message whose
+// body is exactly 9F, one definite byte string, FF (oncrpc.h's shape). Everything the general
+// path checks holds for it by construction (no tags, no nesting, the string bounded below), so
+// it is taken in one step; any other shape, or a message split across chunks, goes the long way.
+bool MessageReader::try_whole_data_message(std::span<const uint8_t>& in, Message& out) {
+  if (in.size() < kHeaderSize + 4 + 3) return false;
+  const uint8_t type = in[8];
+  if (type != 4 && type != 5) return false;  // events need their tag check: the long way
+  const uint8_t* b = in.data() + kHeaderSize + 4;
+  if (b[0] != 0x9F || (b[1] & 0xE0) != 0x40) return false;
+  const uint8_t ai = b[1] & 31;
+  size_t head = 2;
+  uint64_t len = 0;
+  if (ai < 24) {
+    len = ai;
+  } else if (ai == 24 || ai == 25 || ai == 26) {
+    const size_t n = ai == 24 ? 1 : ai == 25 ? 2 : 4;
+    if (in.size() < kHeaderSize + 4 + 2 + n) return false;
+    for (size_t i = 0; i < n; ++i) len = len << 8 | b[2 + i];
+    head += n;
+  } else {
+    return false;
+  }
+  const size_t body = head + len + 1;
+  if (body > limits_.max_body || in.size() < kHeaderSize + 4 + body) return false;
+  if (b[body - 1] != 0xFF) return false;
+  clear_message();
+  msg_.header.id = get_be32(in.data());
+  msg_.header.service_id = get_be32(in.data() + 4);
+  msg_.header.type = static_cast<MsgType>(type);
+  msg_.msg_id = get_be32(in.data() + kHeaderSize);
+  msg_.body.assign(b, b + body);
+  const size_t total = kHeaderSize + 4 + body;
+  in = in.subspan(total);
+  offset_ += total;
+  std::swap(out, msg_);
+  return true;
+}
+
 bool MessageReader::start_body() {
   msg_.body.clear();
   levels_.clear();
@@ -294,8 +343,9 @@ MessageReader::Status MessageReader::next(std::span<const uint8_t>& in, Message&
         if (error_.empty()) error_ = "legato: the reader was used after an error";
         return Status::kError;
       case Stage::kHeader: {
+        if (buf_.empty() && try_whole_data_message(in, out)) return Status::kMessage;
         if (!take(in, kHeaderSize)) return Status::kNeedMore;
-        msg_ = Message{};
+        clear_message();
         msg_.header.id = get_be32(buf_.data());
         msg_.header.service_id = get_be32(buf_.data() + 4);
         const uint8_t type = buf_[8];
@@ -333,7 +383,7 @@ MessageReader::Status MessageReader::next(std::span<const uint8_t>& in, Message&
         }
         buf_.clear();
         stage_ = Stage::kHeader;
-        out = std::move(msg_);
+        std::swap(out, msg_);
         return Status::kMessage;
       }
       case Stage::kMsgId:
@@ -391,7 +441,7 @@ MessageReader::Status MessageReader::next(std::span<const uint8_t>& in, Message&
       }
       if (stage_ == Stage::kItemHead && !first_item_ && levels_.empty()) {
         stage_ = Stage::kHeader;
-        out = std::move(msg_);
+        std::swap(out, msg_);  // both keep their buffers: a caller reusing `out` allocates once
         return Status::kMessage;
       }
     }

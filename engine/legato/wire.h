@@ -113,6 +113,8 @@ class MessageReader {
   };
 
   Status fail(const std::string& what);
+  void clear_message();  // keeps the buffers' capacity
+  bool try_whole_data_message(std::span<const uint8_t>& in, Message& out);
   bool start_body();
   // Handles a complete CBOR item head (initial byte + argument); false on a format error.
   bool on_item(uint8_t initial, uint64_t arg);

@@ -5,6 +5,7 @@
  *                                     (any port; prints "listening tcp=P udp=Q"), until killed
  *   tirpc_peer client-square tcp|udp PORT   calls SQUAREPROC 203 times and checks the answers
  *   tirpc_peer client-echo tcp|udp PORT     calls ECHO with payloads of several sizes
+ *   tirpc_peer client-square-once tcp|udp PORT   one SQUAREPROC; libtirpc's error on failure
  *   tirpc_peer server-netpath         serves SQUARE_PROG v1 as rpcgen's own main() does: svc_create
  *                                     on every "netpath" transport, registered with the host's
  *                                     registry; prints "registered" (SIGTERM leaves the
@@ -112,6 +113,29 @@ static int call_square(const char* transport, int port) {
   return 0;
 }
 
+/* One call with rpcgen's 25 s timeout: "ok square-once" on stdout, or libtirpc's error on stderr
+ * (the proxy tests read it: "RPC: Remote system error", "RPC: Program unavailable"). */
+static int call_square_once(const char* transport, int port) {
+  CLIENT* sq = make_client(transport, port, SQUARE_PROG);
+  if (sq == NULL) {
+    clnt_pcreateerror("tirpc_peer");
+    return 1;
+  }
+  square_in in = {12};
+  square_out* out = squareproc_1(&in, sq);
+  if (out == NULL) {
+    clnt_perror(sq, "tirpc_peer: squareproc_1");
+    return 1;
+  }
+  if (out->res1 != 144) {
+    fprintf(stderr, "tirpc_peer: square(12) = %ld\n", out->res1);
+    return 1;
+  }
+  clnt_destroy(sq);
+  printf("ok square-once %s\n", transport);
+  return 0;
+}
+
 static int call_echo(const char* transport, int port) {
   CLIENT* ec = make_client(transport, port, ECHO_PROG);
   if (ec == NULL) {
@@ -183,9 +207,12 @@ int main(int argc, char** argv) {
   if (argc == 4 && strcmp(argv[1], "client-square") == 0)
     return call_square(argv[2], atoi(argv[3]));
   if (argc == 3 && strcmp(argv[1], "client-bind") == 0) return call_bound(argv[2]);
+  if (argc == 4 && strcmp(argv[1], "client-square-once") == 0)
+    return call_square_once(argv[2], atoi(argv[3]));
   if (argc == 4 && strcmp(argv[1], "client-echo") == 0) return call_echo(argv[2], atoi(argv[3]));
   fprintf(stderr,
-          "usage: tirpc_peer server | server-netpath | client-square|client-echo tcp|udp PORT |"
+          "usage: tirpc_peer server | server-netpath | "
+          "client-square|client-square-once|client-echo tcp|udp PORT |"
           " client-bind tcp|udp\n");
   return 2;
 }

@@ -10,17 +10,29 @@
 //   ringrpc-tool [--config FILE] list links
 //   ringrpc-tool help | -h | --help
 //
+//   ringrpc-tool [--control PATH] stats [--json]      (beyond rpctool: the proxy's counters)
+//
 // Status: a binding is CONNECTED with its service id, and a link UP or DOWN, only while a proxy
-// has them so; with no proxy running every binding is NOT CONNECTED and every link NOT STARTED,
-// as rpctool shows them before the proxy has brought anything up.
+// has them so; the live state comes from the proxy's control socket (engine/legato/proxy.h).
+// With no proxy running every binding is NOT CONNECTED and every link NOT STARTED, as rpctool
+// shows them before the proxy has brought anything up. After set and reset the tool asks a
+// running proxy to apply the file at once (it would notice the change within a second anyway).
 //
 // Threading: single-threaded.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
+#include <optional>
 
 #include "engine/legato/config.h"
 
@@ -83,9 +95,18 @@ void help() {
       "    list links\n"
       "            Lists all RPC links configured in the system.\n"
       "\n"
+      "    stats [--json]\n"
+      "            Counters of the running proxy per binding (calls, errors, bytes,\n"
+      "            latency) and per link (messages, bytes, keep-alives, ups and downs).\n"
+      "\n"
       "    --config FILE\n"
       "            The configuration file (default: $RINGRPC_PROXY_CONFIG, else\n"
       "            /etc/ringrpc/proxy.conf). Changes are written atomically.\n"
+      "\n"
+      "    --control PATH\n"
+      "            The running proxy's control socket, for live status and to apply\n"
+      "            changes at once (default: $RINGRPC_PROXY_CONTROL, else\n"
+      "            /run/ringrpc-proxy.sock).\n"
       "\n"
       "    All output is always sent to stdout and error messages to stderr.\n"
       "    Exit status: 0 success, 1 failure (\"Configuration not found!\" included),\n"
@@ -115,6 +136,104 @@ void print_link(const System& s, const char* state) {
               s.system_name.c_str(), state, s.link_name.c_str(), s.parameters.c_str());
 }
 
+// One command to the proxy's control socket; its JSON answer, or nullopt when no proxy answers
+// (not running: the caller shows the file's state alone).
+std::optional<nlohmann::json> ask_proxy(const std::string& path, const char* command,
+                                        std::string* why) {
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  if (path.size() >= sizeof sun.sun_path) {
+    *why = "control socket path too long";
+    return std::nullopt;
+  }
+  std::memcpy(sun.sun_path, path.data(), path.size());
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::nullopt;
+  timeval tv{5, 0};  // a proxy answers from its loop at once; a stuck one must not hang us
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun) != 0) {
+    *why = std::string("no proxy at ") + path + ": " + std::strerror(errno);
+    ::close(fd);
+    return std::nullopt;
+  }
+  std::string cmd = std::string(command) + "\n";
+  if (::send(fd, cmd.data(), cmd.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(cmd.size())) {
+    *why = std::string("writing to ") + path + ": " + std::strerror(errno);
+    ::close(fd);
+    return std::nullopt;
+  }
+  std::string text;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n > 0) {
+      text.append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      *why = std::string("reading from ") + path + ": " + std::strerror(errno);
+      ::close(fd);
+      return std::nullopt;
+    }
+    break;
+  }
+  ::close(fd);
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    *why = "the proxy at " + path + " answered something that is not its status";
+    return std::nullopt;
+  }
+  return j;
+}
+
+struct Live {
+  std::optional<nlohmann::json> status;
+  uint32_t service_id(const std::string& service) const {
+    if (!status) return 0;
+    for (const auto& b : (*status)["bindings"]) {
+      if (b.value("serviceName", "") == service && b.value("connected", false))
+        return b.value("serviceId", 0u);
+    }
+    return 0;
+  }
+  std::string link_state(const std::string& system) const {
+    if (!status) return "NOT STARTED";
+    for (const auto& s : (*status)["systems"]) {
+      if (s.value("systemName", "") == system) return s.value("state", "NOT STARTED");
+    }
+    return "NOT STARTED";
+  }
+};
+
+void print_stats(const nlohmann::json& st) {
+  std::printf("%-24s %-12s %-10s %10s %8s %12s %12s %8s %8s %8s\n", "Binding", "System", "Status",
+              "Calls", "Errors", "Bytes-Out", "Bytes-In", "p50-us", "p99-us", "max-us");
+  for (const auto& b : st["bindings"]) {
+    const auto& s = b.contains("stats") ? b["stats"] : nlohmann::json::object();
+    const auto& l = s.contains("latencyUs") ? s["latencyUs"] : nlohmann::json::object();
+    std::printf("%-24s %-12s %-10s %10" PRIu64 " %8" PRIu64 " %12" PRIu64 " %12" PRIu64 " %8" PRIu64
+                " %8" PRIu64 " %8" PRIu64 "\n",
+                b.value("serviceName", "").c_str(), b.value("systemName", "").c_str(),
+                b.value("connected", false) ? "CONNECTED" : "-", s.value("calls", uint64_t{0}),
+                s.value("errors", uint64_t{0}), s.value("bytesOut", uint64_t{0}),
+                s.value("bytesIn", uint64_t{0}), l.value("p50", uint64_t{0}),
+                l.value("p99", uint64_t{0}), l.value("max", uint64_t{0}));
+  }
+  std::printf("\n%-16s %-12s %10s %10s %12s %12s %6s %6s %6s  %s\n", "System", "Status", "Msgs-In",
+              "Msgs-Out", "Bytes-In", "Bytes-Out", "KA", "Ups", "Downs", "Last error");
+  for (const auto& s : st["systems"]) {
+    std::printf("%-16s %-12s %10" PRIu64 " %10" PRIu64 " %12" PRIu64 " %12" PRIu64 " %6" PRIu64
+                " %6" PRIu64 " %6" PRIu64 "  %s\n",
+                s.value("systemName", "").c_str(), s.value("state", "").c_str(),
+                s.value("messagesIn", uint64_t{0}), s.value("messagesOut", uint64_t{0}),
+                s.value("bytesIn", uint64_t{0}), s.value("bytesOut", uint64_t{0}),
+                s.value("keepalivesAnswered", uint64_t{0}), s.value("ups", uint64_t{0}),
+                s.value("downs", uint64_t{0}), s.value("lastError", "").c_str());
+  }
+}
+
 int fail(const std::string& why) {
   std::fprintf(stderr, "ringrpc-tool: %s\n", why.c_str());
   return 1;
@@ -129,6 +248,10 @@ int main(int argc, char** argv) {
   } else {
     config = "/etc/ringrpc/proxy.conf";
   }
+  std::string control = "/run/ringrpc-proxy.sock";
+  if (const char* env = std::getenv("RINGRPC_PROXY_CONTROL"); env != nullptr && *env != '\0') {
+    control = env;
+  }
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -141,12 +264,30 @@ int main(int argc, char** argv) {
       config = argv[++i];
       continue;
     }
+    if (a == "--control") {
+      if (i + 1 >= argc) usage("--control needs a path");
+      control = argv[++i];
+      continue;
+    }
     args.push_back(a);
   }
   if (args.empty()) usage("no command");
   const std::string& cmd = args[0];
   if (cmd == "help") {
     help();
+    return 0;
+  }
+  if (cmd == "stats") {
+    const bool json = args.size() == 2 && args[1] == "--json";
+    if (args.size() > 2 || (args.size() == 2 && !json)) usage("'stats' takes only --json");
+    std::string why;
+    auto st = ask_proxy(control, "status", &why);
+    if (!st) return fail(why + " (is ringrpc-proxy running? --control gives its socket)");
+    if (json) {
+      std::printf("%s\n", st->dump(2).c_str());
+    } else {
+      print_stats(*st);
+    }
     return 0;
   }
   if (cmd != "set" && cmd != "get" && cmd != "reset" && cmd != "list") {
@@ -182,7 +323,20 @@ int main(int argc, char** argv) {
           }
           return true;
         });
-    return ok ? 0 : fail(error);
+    if (!ok) return fail(error);
+    std::string why;
+    auto answer = ask_proxy(control, "reload", &why);
+    if (answer && answer->contains("error")) {
+      std::fprintf(stderr, "ringrpc-tool: saved, but the running proxy did not apply it: %s\n",
+                   (*answer)["error"].get<std::string>().c_str());
+      return 1;
+    }
+    return 0;
+  }
+  Live live;
+  {
+    std::string why;
+    live.status = ask_proxy(control, "status", &why);
   }
 
   const std::optional<RuntimeConfig> c = ringrpc::legato::load_config(config, &error);
@@ -197,7 +351,7 @@ int main(int argc, char** argv) {
       std::printf(
           "\n========================================= RPC Binding "
           "==========================================\n");
-      print_binding(*b, 0);
+      print_binding(*b, live.service_id(b->service_name));
     } else {
       const std::optional<System> s = c->system(args[2]);
       if (!s) {
@@ -207,7 +361,7 @@ int main(int argc, char** argv) {
       std::printf(
           "\n========================================== RPC Link "
           "============================================\n");
-      print_link(*s, "NOT STARTED");
+      print_link(*s, live.link_state(s->system_name).c_str());
     }
     std::printf("\n%s\n", kRule);
     return 0;
@@ -223,7 +377,7 @@ int main(int argc, char** argv) {
             "=========================================\n");
       }
       any = true;
-      print_binding(b, 0);
+      print_binding(b, live.service_id(b.service_name));
     }
     if (any) std::printf("\n%s\n", kRule);
   } else {
@@ -236,7 +390,7 @@ int main(int argc, char** argv) {
             "===========================================\n");
       }
       any = true;
-      print_link(s, "NOT STARTED");
+      print_link(s, live.link_state(s.system_name).c_str());
     }
     if (any) std::printf("\n%s\n", kRule);
   }

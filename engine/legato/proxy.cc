@@ -1,0 +1,1173 @@
+#include "engine/legato/proxy.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "codec/record_marking.h"
+#include "codec/xdr_writer.h"
+#include "engine/legato/id_map.h"
+#include "engine/legato/oncrpc.h"
+#include "engine/registration.h"
+#include "engine/registry/uaddr.h"
+
+namespace ringrpc::legato {
+namespace {
+
+using transport::Clock;
+using transport::TimePoint;
+
+constexpr uint32_t kCall = 0;
+constexpr uint32_t kReply = 1;
+constexpr uint32_t kProgUnavail = 1;
+constexpr uint32_t kProgMismatch = 2;
+constexpr uint32_t kSystemErr = 5;
+
+uint32_t be32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+void put_be32(uint8_t* p, uint32_t v) {
+  p[0] = static_cast<uint8_t>(v >> 24);
+  p[1] = static_cast<uint8_t>(v >> 16);
+  p[2] = static_cast<uint8_t>(v >> 8);
+  p[3] = static_cast<uint8_t>(v);
+}
+
+// An accepted reply with no results (RFC 5531 9): xid, REPLY, MSG_ACCEPTED, AUTH_NONE verifier,
+// the status, and for PROG_MISMATCH the versions served.
+struct ErrorReply {
+  uint8_t bytes[32];
+  size_t size = 0;
+  ErrorReply(uint32_t xid, uint32_t astat, uint32_t low = 0, uint32_t high = 0) {
+    const uint32_t words[] = {xid, kReply, 0, 0, 0, astat, low, high};
+    const size_t n = astat == kProgMismatch ? 8 : 6;
+    for (size_t i = 0; i < n; ++i) put_be32(bytes + 4 * i, words[i]);
+    size = 4 * n;
+  }
+  // MSG_DENIED RPC_MISMATCH, versions 2 to 2.
+  static ErrorReply rpc_mismatch(uint32_t xid) {
+    ErrorReply r(xid, 0);
+    const uint32_t words[] = {xid, kReply, 1, 0, 2, 2};
+    for (size_t i = 0; i < 6; ++i) put_be32(r.bytes + 4 * i, words[i]);
+    r.size = 24;
+    return r;
+  }
+  std::span<const uint8_t> span() const { return {bytes, size}; }
+};
+
+bool send_record(transport::EventLoop& loop, transport::Stream* s, std::span<const uint8_t> head,
+                 std::span<const uint8_t> tail) {
+  if (s == nullptr || s->closing()) return false;
+  xdr::OutMessage out;
+  {
+    xdr::XdrWriter w(loop.send_pool(), out);
+    if (!w.put_bytes(head.data(), head.size()) || !w.put_bytes(tail.data(), tail.size()) ||
+        !w.finish())
+      return false;
+  }
+  s->send(std::move(out));
+  return true;
+}
+
+std::string json_str(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\u%04x", c);
+      out += b;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+// Hands every whole record in `data` to `fn` while the stream is open; false (the stream closed)
+// when the record marking is broken, which nothing can resynchronise.
+template <class F>
+bool read_records(xdr::RecordReader& reader, transport::Stream& s, std::span<const uint8_t> data,
+                  F&& fn) {
+  while (!s.closing()) {
+    xdr::Record r;
+    auto st = reader.next(data, r);
+    if (st == xdr::RecordReader::Status::kNeedMore) return true;
+    if (st == xdr::RecordReader::Status::kError) {
+      s.close();
+      return false;
+    }
+    fn(r.data);
+  }
+  return true;
+}
+
+uint64_t micros_since(TimePoint t) {
+  auto d = Clock::now() - t;
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+}
+
+}  // namespace
+
+// --- latency ---------------------------------------------------------------------------------
+
+void LatencyHistogram::record(uint64_t us) noexcept {
+  ++count;
+  total_us += us;
+  if (us > max_us) max_us = us;
+  // 8 buckets per doubling above 1 us.
+  // 8 buckets per doubling: the position of the top bit, then the 3 bits below it.
+  int b = 0;
+  if (us > 1) {
+    const int top = 63 - __builtin_clzll(us);
+    const int sub = top >= 3 ? static_cast<int>((us >> (top - 3)) & 7)
+                             : static_cast<int>((us << (3 - top)) & 7);
+    b = top * 8 + sub;
+    if (b >= kBuckets) b = kBuckets - 1;
+  }
+  ++counts[b];
+}
+
+uint64_t LatencyHistogram::percentile(double q) const noexcept {
+  if (count == 0) return 0;
+  const auto want = static_cast<uint64_t>(std::ceil(q * static_cast<double>(count)));
+  uint64_t seen = 0;
+  for (int b = 0; b < kBuckets; ++b) {
+    seen += counts[b];
+    if (seen >= want && counts[b] != 0) {
+      // The bucket's upper edge: 2^top * (1 + (sub + 1) / 8).
+      const int top = b / 8, sub = b % 8;
+      const auto upper = static_cast<uint64_t>(std::ldexp(1.0 + (sub + 1) / 8.0, top));
+      return upper < max_us ? upper : max_us;
+    }
+  }
+  return max_us;
+}
+
+// --- the pieces ------------------------------------------------------------------------------
+
+// Registry calls block (a registry that is slow or gone costs its timeout), so they run here,
+// one at a time and in order, never on the loop.
+class Proxy::Worker {
+ public:
+  Worker() : thread_([this] { run(); }) {}
+  ~Worker() {
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      done_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();  // runs what was queued first: unregistrations at stop must happen
+  }
+  void post(std::function<void()> job) {
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      jobs_.push_back(std::move(job));
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void run() {
+    std::unique_lock<std::mutex> g(mu_);
+    for (;;) {
+      cv_.wait(g, [&] { return done_ || !jobs_.empty(); });
+      if (jobs_.empty()) return;
+      auto job = std::move(jobs_.front());
+      jobs_.pop_front();
+      g.unlock();
+      job();
+      g.lock();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+class Proxy::Tick final : public transport::Timer {
+ public:
+  explicit Tick(Proxy& p) : p_(p) {}
+  ~Tick() override = default;
+  void on_timer() override { p_.tick(); }
+
+ private:
+  Proxy& p_;
+};
+
+// A client extern: local clients call it here; it runs on the bound system.
+struct Proxy::LocalService final : transport::AcceptHandler {
+  LocalService(Proxy& p, const Extern& e) : proxy(p), ext(e) {
+    protocol_id = oncrpc_protocol_id(e.program, e.version);
+  }
+  void on_accept(int fd, const transport::SockAddr& peer) override;
+
+  Proxy& proxy;
+  const Extern& ext;
+  std::string protocol_id;
+  transport::Listener* listener = nullptr;
+  transport::SockAddr bound;
+  std::string system;          // the binding: empty when unbound
+  SystemEntry* sys = nullptr;  // systems_[system] when there is one (kept by apply())
+  std::string remote_service;
+  bool registered = false;
+  CallStats stats;
+};
+
+struct Proxy::LocalConn final : transport::StreamHandler {
+  LocalConn(Proxy& p, LocalService& s, uint64_t i, size_t max_record)
+      : proxy(p), svc(s), id(i), reader(xdr::RecordOptions{max_record}) {}
+  void on_data(transport::Stream& s, std::span<const uint8_t> data, const Buffer&) override {
+    if (!read_records(reader, s, data,
+                      [&](std::span<const uint8_t> r) { proxy.local_call(*this, r); })) {
+      ++svc.stats.errors;
+      proxy.log(svc.ext.alias + ": a local client sent a broken record stream (" +
+                reader.error().to_string() + "); its connection is closed");
+    }
+  }
+  void on_closed(transport::Stream&, int) override {
+    proxy.conns_.erase(id);
+    delete this;
+  }
+
+  Proxy& proxy;
+  LocalService& svc;
+  uint64_t id;
+  transport::Stream* stream = nullptr;
+  xdr::RecordReader reader;
+};
+
+void Proxy::LocalService::on_accept(int fd, const transport::SockAddr& peer) {
+  if (proxy.stopped_) {
+    ::close(fd);
+    return;
+  }
+  transport::prepare_accepted(fd);
+  auto* c = new LocalConn(proxy, *this, proxy.next_conn_++, proxy.options_.max_record);
+  c->stream = proxy.loop_.add_stream(fd, *c, peer);
+  if (c->stream == nullptr) {
+    delete c;
+    return;
+  }
+  proxy.conns_[c->id] = c;
+}
+
+// A call from a peer system, in flight to a real server under our xid.
+struct PendingRemote {
+  uint64_t gen = 0;         // the system's (SystemEntry::gen): replies go to that one or nowhere
+  uint32_t id = 0;          // the peer's message id
+  uint32_t service_id = 0;  // the peer's service id
+  uint32_t msg_id = 0;
+  uint32_t xid = 0;  // the peer client's
+  TimePoint start;
+};
+
+// A server extern: one connection to the real server.
+struct Proxy::RemoteServer final : transport::StreamHandler, transport::Timer {
+  RemoteServer(Proxy& p, const Extern& e)
+      : proxy(p), ext(e), reader(xdr::RecordOptions{p.options_.max_record}) {
+    // Our xids start anywhere, like a client's, so that a restart does not replay old ones.
+    next_xid = static_cast<uint32_t>(Clock::now().time_since_epoch().count()) ^ 0x5bd1e995u;
+  }
+  ~RemoteServer() override = default;
+  bool up() const { return state == State::kUp; }
+
+  void on_connected(transport::Stream&, int err) override {
+    if (err != 0) {
+      last_error = "connect to " + address.to_string() + ": " + std::strerror(err);
+      return;  // on_closed follows
+    }
+    state = State::kUp;
+    last_error.clear();
+    proxy.log(ext.alias + ": connected to the server at " + address.to_string());
+  }
+  void on_data(transport::Stream& s, std::span<const uint8_t> data, const Buffer&) override {
+    if (!read_records(reader, s, data,
+                      [&](std::span<const uint8_t> r) { proxy.remote_reply(*this, r); }))
+      last_error = "the server sent a broken record stream (" + reader.error().to_string() + ")";
+  }
+  void on_closed(transport::Stream&, int err) override {
+    stream = nullptr;
+    if (last_error.empty() || state == State::kUp) {
+      last_error = err != 0 ? std::string("connection to the server lost: ") + std::strerror(err)
+                            : "the server closed the connection";
+    }
+    proxy.remote_down(*this, last_error);
+  }
+  void on_timer() override { proxy.connect_remote(*this); }
+
+  enum class State : uint8_t { kIdle, kResolving, kConnecting, kUp };
+  Proxy& proxy;
+  const Extern& ext;
+  State state = State::kIdle;
+  transport::Stream* stream = nullptr;
+  transport::SockAddr address;
+  xdr::RecordReader reader;
+  IdMap<PendingRemote> pending;
+  uint32_t next_xid = 1;
+  std::string last_error;
+  uint64_t connects = 0;
+  CallStats stats;
+};
+
+// A call from a local client, in flight on a link.
+struct PendingLocal {
+  uint64_t conn = 0;
+  void* svc = nullptr;  // LocalService*
+  uint32_t xid = 0;
+  uint32_t service_id = 0;
+  TimePoint start;
+};
+
+struct Proxy::SystemEntry final : ServicesHandler {
+  SystemEntry(Proxy& p, const System& cfg)
+      : proxy(p),
+        name(cfg.system_name),
+        link_name(cfg.link_name),
+        parameters(cfg.parameters),
+        gen(p.next_gen_++) {}
+
+  void on_want_connected(Want& w) override {
+    proxy.log("binding " + w.local_alias + ": connected to " + w.remote_service + " on " + name +
+              " (service id " + std::to_string(w.service_id) + ")");
+  }
+  void on_want_disconnected(Want& w) override {
+    LocalService* l = nullptr;
+    for (auto& s : proxy.locals_) {
+      if (s->ext.alias == w.local_alias) l = s.get();
+    }
+    proxy.log("binding " + w.local_alias + ": disconnected from " + name);
+    if (l != nullptr) proxy.fail_pending(*this, l, kSystemErr, "the service was disconnected");
+  }
+  int32_t open_offer(Offer& o) override {
+    for (auto& r : proxy.remotes_) {
+      if (r->ext.alias == o.alias) {
+        if (r->up()) {
+          proxy.log(name + " connected to " + o.alias);
+          return kLeOk;
+        }
+        proxy.log(name + " asked for " + o.alias + ", whose server is not reachable (" +
+                  (r->last_error.empty() ? "connecting" : r->last_error) + "): LE_UNAVAILABLE");
+        return kLeUnavailable;
+      }
+    }
+    return kLeUnavailable;
+  }
+  bool on_data(Message& m, Want* w, Offer* o, std::string*) override {
+    if (m.header.type == MsgType::kServerResponse && w != nullptr) {
+      proxy.deliver_response(*this, m, *w);
+      return true;
+    }
+    if (m.header.type == MsgType::kClientRequest && o != nullptr) {
+      return proxy.remote_call(*this, m, *o);
+    }
+    ++unmatched;
+    if (m.header.type == MsgType::kClientRequest) {
+      // Legato tears the link down here; one wrong service id need not cost every binding.
+      std::span<const uint8_t> msg;
+      if (unwrap_rpc_message(m.body, msg) && msg.size() >= 4) {
+        proxy.answer_peer(*this, m, be32(msg.data()), kProgUnavail);
+      }
+      proxy.log(name + " sent a request for service id " + std::to_string(m.header.service_id) +
+                ", which is not connected: answered PROG_UNAVAIL");
+    } else {
+      proxy.log(name + " sent a " + to_string(m.header.type) + " for service id " +
+                std::to_string(m.header.service_id) + " (id " + std::to_string(m.header.id) +
+                ") that matches nothing here: dropped");
+    }
+    return true;
+  }
+  void on_link_up() override { proxy.log("link to " + name + " (" + link_name + ") is UP"); }
+  void on_link_down(const std::string& why) override {
+    proxy.log("link to " + name + " (" + link_name + ") is DOWN: " + why);
+    proxy.fail_pending(*this, nullptr, kSystemErr, "the link went down");
+  }
+
+  Proxy& proxy;
+  std::string name;
+  std::string link_name;
+  std::string parameters;
+  uint64_t gen;
+  std::string error;  // why there is no link (configuration)
+  std::unique_ptr<Services> services;
+  bool started = false;
+  IdMap<PendingLocal> pending;
+  std::deque<std::pair<TimePoint, uint32_t>> deadlines;
+  uint64_t unmatched = 0;
+  uint64_t malformed = 0;
+};
+
+struct Proxy::ControlConn final : transport::StreamHandler {
+  explicit ControlConn(Proxy& p) : proxy(p) {}
+  void on_data(transport::Stream& s, std::span<const uint8_t> data, const Buffer&) override {
+    if (answered) return;
+    line.append(reinterpret_cast<const char*>(data.data()), data.size());
+    size_t nl = line.find('\n');
+    if (nl == std::string::npos) {
+      if (line.size() > 4096) s.close();
+      return;
+    }
+    std::string cmd = line.substr(0, nl);
+    if (!cmd.empty() && cmd.back() == '\r') cmd.pop_back();
+    std::string reply;
+    if (cmd == "status") {
+      reply = proxy.status_json();
+    } else if (cmd == "reload") {
+      std::string why;
+      if (!proxy.reload(&why)) {
+        reply = "{\"error\": " + json_str(why) + "}";
+      } else {
+        reply = proxy.status_json();
+      }
+    } else {
+      reply = "{\"error\": " + json_str("unknown command \"" + cmd + "\" (status, reload)") + "}";
+    }
+    reply += '\n';
+    answered = true;
+    send_record_raw(s, reply);
+    s.close_after_flush();
+  }
+  void send_record_raw(transport::Stream& s, const std::string& text) {
+    xdr::OutMessage out;
+    xdr::EncodeOptions raw;
+    raw.record_mark = false;
+    {
+      xdr::XdrWriter w(proxy.loop_.send_pool(), out, raw);
+      if (!w.put_bytes(reinterpret_cast<const uint8_t*>(text.data()), text.size()) || !w.finish())
+        return;
+    }
+    s.send(std::move(out));
+  }
+  void on_closed(transport::Stream&, int) override { delete this; }
+
+  Proxy& proxy;
+  std::string line;
+  bool answered = false;
+};
+
+struct Proxy::ControlListener final : transport::AcceptHandler {
+  explicit ControlListener(Proxy& p) : proxy(p) {}
+  void on_accept(int fd, const transport::SockAddr& peer) override {
+    if (proxy.stopped_) {
+      ::close(fd);
+      return;
+    }
+    auto* c = new ControlConn(proxy);
+    if (proxy.loop_.add_stream(fd, *c, peer) == nullptr) delete c;
+  }
+  Proxy& proxy;
+  transport::Listener* listener = nullptr;
+  std::string path;
+};
+
+// --- Proxy -----------------------------------------------------------------------------------
+
+Proxy::Proxy(transport::EventLoop& loop, ProxyOptions options)
+    : loop_(loop), options_(std::move(options)), alive_(std::make_shared<bool>(true)) {}
+
+Proxy::~Proxy() {
+  stop();
+  worker_.reset();
+}
+
+void Proxy::log(const std::string& line) const {
+  if (options_.log) {
+    options_.log(line);
+  } else {
+    std::fprintf(stderr, "ringrpc-proxy: %s\n", line.c_str());
+  }
+}
+
+bool Proxy::start(std::string* error) {
+  worker_ = std::make_unique<Worker>();
+  tick_ = std::make_unique<Tick>(*this);
+  for (const Extern& e : options_.declarations.externs) {
+    if (e.kind == ExternKind::kClient) {
+      auto svc = std::make_unique<LocalService>(*this, e);
+      svc->bound = options_.local_address;
+      svc->bound.set_port(e.local_port);
+      transport::IoError err;
+      int fd = transport::listen_stream(svc->bound, {}, err);
+      if (fd < 0) {
+        *error = e.alias + ": cannot listen on " + svc->bound.to_string() + ": " + err.to_string();
+        return false;
+      }
+      svc->listener = loop_.add_listener(fd, *svc);
+      locals_.push_back(std::move(svc));
+    } else {
+      remotes_.push_back(std::make_unique<RemoteServer>(*this, e));
+    }
+  }
+  if (!options_.control_path.empty()) {
+    struct stat st {};
+    if (::lstat(options_.control_path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
+      ::unlink(options_.control_path.c_str());
+    transport::SockAddr a;
+    if (!transport::SockAddr::unix_path(options_.control_path, a)) {
+      *error = "control socket path too long: " + options_.control_path;
+      return false;
+    }
+    transport::IoError err;
+    int fd = transport::listen_stream(a, {}, err);
+    if (fd < 0) {
+      *error = "cannot open the control socket " + options_.control_path + ": " + err.to_string() +
+               " (give another with --control)";
+      return false;
+    }
+    control_ = std::make_unique<ControlListener>(*this);
+    control_->path = options_.control_path;
+    control_->listener = loop_.add_listener(fd, *control_);
+  }
+  std::string why;
+  auto cfg = load_config(options_.config_path, &why);
+  if (!cfg) {
+    *error = why;
+    return false;
+  }
+  struct stat st {};
+  if (::stat(options_.config_path.c_str(), &st) == 0) {
+    stamp_ = {static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+              static_cast<uint64_t>(st.st_ino), static_cast<int64_t>(st.st_size)};
+  }
+  started_ = true;
+  apply(*cfg);
+  for (auto& r : remotes_) connect_remote(*r);
+  auto period =
+      std::min<std::chrono::milliseconds>(options_.watch_interval, std::chrono::milliseconds(1000));
+  loop_.arm_after(*tick_, period);
+  return true;
+}
+
+void Proxy::stop() {
+  if (stopped_ || !started_) {
+    stopped_ = true;
+    return;
+  }
+  stopped_ = true;
+  *alive_ = false;
+  loop_.disarm(*tick_);
+  for (auto& [name, s] : systems_) {
+    fail_pending(*s, nullptr, kSystemErr, "the proxy is stopping");
+    if (s->services) s->services->stop();
+  }
+  systems_.clear();
+  by_gen_.clear();
+  for (auto& svc : locals_) svc->sys = nullptr;
+  for (auto& r : remotes_) {
+    loop_.disarm(*r);
+    r->pending.clear();
+    if (r->stream != nullptr) r->stream->close();
+  }
+  for (auto& svc : locals_) {
+    if (svc->listener != nullptr) loop_.close_listener(svc->listener);
+    svc->listener = nullptr;
+    if (svc->registered) {
+      const uint32_t prog = svc->ext.local_program, vers = svc->ext.local_version;
+      std::string sock = options_.registry_socket;
+      worker_->post([prog, vers, sock] {
+        auto reg = HostRegistry::find(sock, std::chrono::milliseconds(1000));
+        if (reg.ok()) (void)reg.value()->unset(prog, vers);
+      });
+      svc->registered = false;
+    }
+  }
+  for (auto& [id, c] : conns_) {
+    if (c->stream != nullptr) c->stream->close_after_flush();
+  }
+  if (control_ && control_->listener != nullptr) {
+    loop_.close_listener(control_->listener);
+    control_->listener = nullptr;
+    ::unlink(control_->path.c_str());
+  }
+}
+
+bool Proxy::reload(std::string* error) {
+  if (stopped_) return false;
+  std::string why;
+  auto cfg = load_config(options_.config_path, &why);
+  if (!cfg) {
+    config_error_ = why;
+    log("configuration not applied, the running one is kept: " + why);
+    if (error != nullptr) *error = why;
+    return false;
+  }
+  config_error_.clear();
+  if (!(*cfg == config_)) log("configuration changed: applying it");
+  apply(*cfg);
+  return true;
+}
+
+void Proxy::tick() {
+  if (stopped_) return;
+  struct stat st {};
+  FileStamp now_stamp;
+  if (::stat(options_.config_path.c_str(), &st) == 0) {
+    now_stamp = {static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+                 static_cast<uint64_t>(st.st_ino), static_cast<int64_t>(st.st_size)};
+  }
+  if (!(now_stamp == stamp_)) {
+    stamp_ = now_stamp;
+    reload(nullptr);
+  }
+  // Call timeouts: the oldest first; entries already answered are skipped.
+  const TimePoint now = Clock::now();
+  for (auto& [name, s] : systems_) {
+    while (!s->deadlines.empty() && s->deadlines.front().first <= now) {
+      uint32_t id = s->deadlines.front().second;
+      s->deadlines.pop_front();
+      PendingLocal* p = s->pending.find(id);
+      if (p == nullptr) continue;
+      auto* svc = static_cast<LocalService*>(p->svc);
+      ErrorReply rep(p->xid, kSystemErr);
+      auto c = conns_.find(p->conn);
+      if (c != conns_.end()) send_record(loop_, c->second->stream, rep.span(), {});
+      ++svc->stats.errors;
+      log(svc->ext.alias + ": a call (xid " + std::to_string(p->xid) + ") had no answer from " +
+          name + " within the call timeout: answered SYSTEM_ERR");
+      s->pending.erase(id);
+    }
+    if (s->services && !s->started) {
+      std::string why;
+      s->started = s->services->start(&why);
+      if (!s->started)
+        s->error = why;
+      else
+        s->error.clear();
+    }
+  }
+  for (auto& r : remotes_) {
+    r->stats.errors += r->pending.erase_if(
+        [&](uint32_t, PendingRemote& p) { return now - p.start > options_.call_timeout; });
+  }
+  auto period =
+      std::min<std::chrono::milliseconds>(options_.watch_interval, std::chrono::milliseconds(1000));
+  loop_.arm_after(*tick_, period);
+}
+
+void Proxy::apply(const RuntimeConfig& cfg) {
+  config_ = cfg;
+  std::map<std::string, const System*> want_systems;
+  for (const System& s : cfg.system_slots()) {
+    if (!s.empty()) want_systems[s.system_name] = &s;
+  }
+  // Systems that went away or whose link changed: everything on them ends.
+  for (auto it = systems_.begin(); it != systems_.end();) {
+    auto d = want_systems.find(it->first);
+    SystemEntry& s = *it->second;
+    if (d != want_systems.end() && d->second->link_name == s.link_name &&
+        d->second->parameters == s.parameters) {
+      ++it;
+      continue;
+    }
+    log(d == want_systems.end() ? "system " + s.name + " removed from the configuration"
+                                : "system " + s.name + ": link changed, reconnecting");
+    fail_pending(s, nullptr, kSystemErr, "the system's configuration changed");
+    if (s.services) s.services->stop();
+    by_gen_.erase(s.gen);
+    for (auto& svc : locals_) {
+      if (svc->sys == &s) svc->sys = nullptr;
+    }
+    it = systems_.erase(it);
+  }
+  // Bindings of client externs.
+  for (auto& svc : locals_) {
+    auto b = cfg.binding(svc->ext.alias);
+    std::string sys = b ? b->system_name : std::string();
+    std::string remote = b ? b->remote_service : std::string();
+    if (sys != svc->system || remote != svc->remote_service) {
+      auto old = systems_.find(svc->system);
+      if (old != systems_.end() && old->second->services)
+        old->second->services->remove_want(svc->ext.alias);
+      if (sys.empty()) {
+        log("binding " + svc->ext.alias + " removed");
+      } else {
+        log("binding " + svc->ext.alias + " -> " + remote + " on " + sys);
+      }
+      svc->system = sys;
+      svc->remote_service = remote;
+    }
+    update_registration(*svc);
+  }
+  for (const Binding& b : cfg.binding_slots()) {
+    if (!b.empty() && options_.declarations.find_extern(b.service_name) == nullptr) {
+      log("binding " + b.service_name + " names no declared extern: ignored");
+    }
+  }
+  // New systems.
+  for (auto& [name, cfg_sys] : want_systems) {
+    if (systems_.count(name) != 0) continue;
+    auto s = std::make_unique<SystemEntry>(*this, *cfg_sys);
+    const LinkDeclaration* decl = options_.declarations.find_link(cfg_sys->link_name);
+    LinkOptions lo;
+    std::string why;
+    if (decl == nullptr) {
+      s->error = "no link named \"" + cfg_sys->link_name + "\" is declared";
+    } else if (!parse_link_parameters(cfg_sys->parameters, lo.address, &why)) {
+      s->error = "link parameters \"" + cfg_sys->parameters + "\": " + why;
+    } else {
+      lo.peer_name = name;
+      lo.role = decl->role;
+      lo.timers = options_.timers;
+      lo.limits.max_body = options_.max_record + 64;
+      s->services = std::make_unique<Services>(loop_, lo, *s, options_.resend);
+      for (auto& r : remotes_) {
+        s->services->add_offer(r->ext.alias, oncrpc_protocol_id(r->ext.program, r->ext.version));
+      }
+    }
+    if (!s->error.empty()) log("system " + name + ": " + s->error);
+    SystemEntry& ref = *s;
+    by_gen_[ref.gen] = &ref;
+    systems_[name] = std::move(s);
+    if (ref.services) {
+      if (lo.role == LinkRole::kListen && lo.address.is_unix()) {
+        struct stat st {};
+        std::string path = lo.address.host_string();
+        if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
+      }
+      ref.started = ref.services->start(&why);
+      if (!ref.started) {
+        ref.error = why;
+        log("system " + name + ": " + why + " (trying again)");
+      } else {
+        log("system " + name + ": link " + ref.link_name + " (" +
+            (lo.role == LinkRole::kListen ? "listen" : "connect") + " " + ref.parameters + ")");
+      }
+    }
+  }
+  for (auto& [name, s] : systems_) sync_wants(*s);
+  for (auto& svc : locals_) {
+    auto it = svc->system.empty() ? systems_.end() : systems_.find(svc->system);
+    svc->sys = it == systems_.end() ? nullptr : it->second.get();
+  }
+}
+
+void Proxy::sync_wants(SystemEntry& s) {
+  if (!s.services) return;
+  for (auto& svc : locals_) {
+    Want* w = s.services->want(svc->ext.alias);
+    const bool should = svc->system == s.name;
+    if (w != nullptr && (!should || w->remote_service != svc->remote_service)) {
+      s.services->remove_want(svc->ext.alias);
+      w = nullptr;
+    }
+    if (should && w == nullptr)
+      s.services->add_want(svc->ext.alias, svc->remote_service, svc->protocol_id);
+  }
+}
+
+void Proxy::update_registration(LocalService& svc) {
+  const bool want = options_.register_services && !svc.system.empty();
+  if (want == svc.registered) return;
+  svc.registered = want;
+  const uint32_t prog = svc.ext.local_program, vers = svc.ext.local_version;
+  const std::string uaddr = registry::to_uaddr(svc.bound);
+  const std::string sock = options_.registry_socket;
+  const std::string alias = svc.ext.alias;
+  auto alive = alive_;
+  transport::EventLoop* loop = &loop_;
+  const Proxy* self = this;
+  worker_->post([=] {
+    std::string line;
+    auto reg = HostRegistry::find(sock, std::chrono::milliseconds(1000));
+    if (!reg.ok()) {
+      line = alias + ": no registry on this host (" + reg.error().to_string() +
+             "): local clients must be given the port";
+    } else if (want) {
+      auto r = reg.value()->set(prog, vers, "tcp", uaddr);
+      if (r.ok() && r.value()) {
+        line = alias + ": registered program " + std::to_string(prog) + " version " +
+               std::to_string(vers) + " tcp " + uaddr + " with the " + reg.value()->describe();
+      } else {
+        line = alias + ": the registry refused program " + std::to_string(prog) + " version " +
+               std::to_string(vers) +
+               (r.ok() ? " (already registered by another server?)"
+                       : " (" + r.error().to_string() + ")");
+      }
+    } else {
+      (void)reg.value()->unset(prog, vers);
+      line = alias + ": unregistered program " + std::to_string(prog) + " version " +
+             std::to_string(vers);
+    }
+    loop->post([alive, self, line] {
+      if (*alive) self->log(line);
+    });
+  });
+}
+
+// --- the data path ---------------------------------------------------------------------------
+
+void Proxy::local_call(LocalConn& c, std::span<const uint8_t> rec) {
+  LocalService& svc = c.svc;
+  if (rec.size() < 24 || be32(rec.data() + 4) != kCall) {
+    // What libtirpc's server does with a record that is no call: nothing.
+    ++svc.stats.errors;
+    return;
+  }
+  const uint32_t xid = be32(rec.data());
+  auto reply = [&](const ErrorReply& r) {
+    ++svc.stats.errors;
+    send_record(loop_, c.stream, r.span(), {});
+  };
+  if (be32(rec.data() + 8) != 2) return reply(ErrorReply::rpc_mismatch(xid));
+  if (be32(rec.data() + 12) != svc.ext.local_program) return reply(ErrorReply(xid, kProgUnavail));
+  if (be32(rec.data() + 16) != svc.ext.local_version) {
+    return reply(ErrorReply(xid, kProgMismatch, svc.ext.local_version, svc.ext.local_version));
+  }
+  if (svc.sys == nullptr || !svc.sys->services) return reply(ErrorReply(xid, kProgUnavail));
+  SystemEntry& s = *svc.sys;
+  Want* w = s.services->want(svc.ext.alias);
+  if (w == nullptr || !w->connected || s.services->link().state() != LinkState::kUp)
+    return reply(ErrorReply(xid, kProgUnavail));
+  if (s.pending.size() >= options_.max_pending) return reply(ErrorReply(xid, kSystemErr));
+  uint8_t head[20];
+  std::memcpy(head, rec.data(), sizeof head);
+  put_be32(head + 12, svc.ext.program);
+  put_be32(head + 16, svc.ext.version);
+  Link& link = s.services->link();
+  const uint32_t id = link.next_id();
+  if (!link.send_wrapped({id, w->service_id, MsgType::kClientRequest}, be32(rec.data() + 20), head,
+                         rec.subspan(sizeof head))) {
+    return reply(ErrorReply(xid, kSystemErr));
+  }
+  const TimePoint now = Clock::now();
+  s.pending.put(id, {c.id, &svc, xid, w->service_id, now});
+  s.deadlines.emplace_back(now + options_.call_timeout, id);
+  svc.stats.bytes_out += rec.size();
+}
+
+void Proxy::deliver_response(SystemEntry& s, Message& m, Want& w) {
+  PendingLocal* found = s.pending.find(m.header.id);
+  if (found == nullptr || found->service_id != m.header.service_id) {
+    ++s.unmatched;
+    return;  // its call timed out, or was failed when the binding changed
+  }
+  const PendingLocal p = *found;
+  s.pending.erase(m.header.id);
+  auto* svc = static_cast<LocalService*>(p.svc);
+  auto c = conns_.find(p.conn);
+  std::span<const uint8_t> msg;
+  if (!unwrap_rpc_message(m.body, msg) || msg.size() < 12 || be32(msg.data()) != p.xid ||
+      be32(msg.data() + 4) != kReply) {
+    ++s.malformed;
+    ++svc->stats.errors;
+    log(s.name + " answered a call on " + w.local_alias +
+        " with something that is not its RPC reply: the client gets SYSTEM_ERR");
+    if (c != conns_.end())
+      send_record(loop_, c->second->stream, ErrorReply(p.xid, kSystemErr).span(), {});
+    return;
+  }
+  ++svc->stats.calls;
+  svc->stats.bytes_in += msg.size();
+  svc->stats.latency.record(micros_since(p.start));
+  if (c != conns_.end()) send_record(loop_, c->second->stream, msg, {});
+}
+
+void Proxy::fail_pending(SystemEntry& s, LocalService* only, uint32_t astat,
+                         const std::string& why) {
+  const size_t n = s.pending.erase_if([&](uint32_t, PendingLocal& p) {
+    if (only != nullptr && p.svc != only) return false;
+    auto* svc = static_cast<LocalService*>(p.svc);
+    ++svc->stats.errors;
+    auto c = conns_.find(p.conn);
+    if (c != conns_.end())
+      send_record(loop_, c->second->stream, ErrorReply(p.xid, astat).span(), {});
+    return true;
+  });
+  if (s.pending.empty()) s.deadlines.clear();
+  if (n != 0) {
+    log(std::to_string(n) + " call(s) in flight to " + s.name + " answered " +
+        (astat == kSystemErr ? "SYSTEM_ERR" : "PROG_UNAVAIL") + ": " + why);
+  }
+}
+
+void Proxy::answer_peer(SystemEntry& s, const Message& m, uint32_t xid, uint32_t astat) {
+  ErrorReply r(xid, astat);
+  s.services->link().send_wrapped({m.header.id, m.header.service_id, MsgType::kServerResponse},
+                                  m.msg_id, r.span(), {});
+}
+
+bool Proxy::remote_call(SystemEntry& s, Message& m, Offer& o) {
+  RemoteServer* r = nullptr;
+  for (auto& x : remotes_) {
+    if (x->ext.alias == o.alias) r = x.get();
+  }
+  std::span<const uint8_t> msg;
+  if (!unwrap_rpc_message(m.body, msg) || msg.size() < 24 || be32(msg.data() + 4) != kCall) {
+    // The framing held, so only this call is lost: the link stays up.
+    ++s.malformed;
+    if (r != nullptr) ++r->stats.errors;
+    log(s.name + " sent a request on " + o.alias +
+        " that is not an ONC RPC call (oncrpc.h): dropped");
+    if (msg.size() >= 4) answer_peer(s, m, be32(msg.data()), kSystemErr);
+    return true;
+  }
+  const uint32_t xid = be32(msg.data());
+  if (r == nullptr || !r->up() || r->pending.size() >= options_.max_pending) {
+    if (r != nullptr) ++r->stats.errors;
+    answer_peer(s, m, xid, kSystemErr);
+    return true;
+  }
+  uint32_t ours = r->next_xid++;
+  while (r->pending.contains(ours)) ours = r->next_xid++;
+  uint8_t head[4];
+  put_be32(head, ours);
+  if (!send_record(loop_, r->stream, head, msg.subspan(4))) {
+    ++r->stats.errors;
+    answer_peer(s, m, xid, kSystemErr);
+    return true;
+  }
+  r->pending.put(ours, {s.gen, m.header.id, m.header.service_id, m.msg_id, xid, Clock::now()});
+  r->stats.bytes_in += msg.size();
+  return true;
+}
+
+void Proxy::remote_reply(RemoteServer& r, std::span<const uint8_t> rec) {
+  if (rec.size() < 12 || be32(rec.data() + 4) != kReply) {
+    ++r.stats.errors;
+    return;
+  }
+  const uint32_t ours = be32(rec.data());
+  PendingRemote* found = r.pending.find(ours);
+  if (found == nullptr) return;  // a reply to a call already given up
+  const PendingRemote p = *found;
+  r.pending.erase(ours);
+  auto sit = by_gen_.find(p.gen);
+  if (sit == by_gen_.end() || !sit->second->services) return;
+  uint8_t head[4];
+  put_be32(head, p.xid);
+  if (sit->second->services->link().send_wrapped({p.id, p.service_id, MsgType::kServerResponse},
+                                                 p.msg_id, head, rec.subspan(4))) {
+    ++r.stats.calls;
+    r.stats.bytes_out += rec.size();
+    r.stats.latency.record(micros_since(p.start));
+  }
+}
+
+void Proxy::connect_remote(RemoteServer& r) {
+  if (stopped_ || r.state != RemoteServer::State::kIdle) return;
+  auto go = [this, &r](const transport::SockAddr& a) {
+    r.address = a;
+    transport::IoError err;
+    r.state = RemoteServer::State::kConnecting;
+    ++r.connects;
+    r.stream = loop_.connect(a, r, err);
+    if (r.stream == nullptr) {
+      r.state = RemoteServer::State::kIdle;
+      r.last_error = err.to_string();
+      loop_.arm_after(r, options_.server_retry);
+    }
+  };
+  if (r.ext.server_address) {
+    go(*r.ext.server_address);
+    return;
+  }
+  r.state = RemoteServer::State::kResolving;
+  auto alive = alive_;
+  const uint32_t prog = r.ext.program, vers = r.ext.version;
+  const transport::SockAddr registry = options_.registry_address;
+  worker_->post([this, &r, alive, prog, vers, registry, go] {
+    auto res = rpcb_getaddr(registry, TransportKind::kTcp, prog, vers, nullptr,
+                            std::chrono::milliseconds(1000));
+    loop_.post([this, &r, alive, res, go, prog, vers] {
+      if (!*alive) return;
+      r.state = RemoteServer::State::kIdle;
+      if (!res.ok()) {
+        std::string why = "program " + std::to_string(prog) + " version " + std::to_string(vers) +
+                          " not found through the registry (" + res.error().to_string() + ")";
+        if (why != r.last_error) log(r.ext.alias + ": " + why + "; trying again");
+        r.last_error = why;
+        loop_.arm_after(r, options_.server_retry);
+        return;
+      }
+      go(res.value());
+    });
+  });
+}
+
+void Proxy::remote_down(RemoteServer& r, const std::string& why) {
+  const bool was_up = r.state == RemoteServer::State::kUp;
+  r.state = RemoteServer::State::kIdle;
+  r.reader.reset();
+  // Calls in flight to the server are answered, so that no client waits for its timeout.
+  r.pending.for_each([&](uint32_t, PendingRemote& p) {
+    auto sit = by_gen_.find(p.gen);
+    if (sit == by_gen_.end() || !sit->second->services) return;
+    ErrorReply rep(p.xid, kSystemErr);
+    sit->second->services->link().send_wrapped({p.id, p.service_id, MsgType::kServerResponse},
+                                               p.msg_id, rep.span(), {});
+    ++r.stats.errors;
+  });
+  r.pending.clear();
+  if (stopped_) return;
+  if (was_up) {
+    log(r.ext.alias + ": " + why + "; telling the systems connected to it (DISCONNECT_SERVICE)");
+    for (auto& [name, s] : systems_) {
+      if (s->services) s->services->close_offer(r.ext.alias);
+    }
+  }
+  loop_.arm_after(r, options_.server_retry);
+}
+
+// --- status ----------------------------------------------------------------------------------
+
+namespace {
+std::string stats_json(const CallStats& s) {
+  std::string out = "{\"calls\": " + std::to_string(s.calls) +
+                    ", \"errors\": " + std::to_string(s.errors) +
+                    ", \"bytesOut\": " + std::to_string(s.bytes_out) +
+                    ", \"bytesIn\": " + std::to_string(s.bytes_in) + ", \"latencyUs\": {";
+  const auto& h = s.latency;
+  out += "\"mean\": " + std::to_string(h.count ? h.total_us / h.count : 0) +
+         ", \"p50\": " + std::to_string(h.percentile(0.5)) +
+         ", \"p99\": " + std::to_string(h.percentile(0.99)) +
+         ", \"max\": " + std::to_string(h.max_us) + "}}";
+  return out;
+}
+}  // namespace
+
+std::string Proxy::status_json() const {
+  std::string out = "{\"system\": " + json_str(options_.declarations.system_name) +
+                    ", \"pid\": " + std::to_string(::getpid()) +
+                    ", \"config\": " + json_str(options_.config_path) +
+                    ", \"configError\": " + json_str(config_error_) + ",\n \"bindings\": [";
+  bool first = true;
+  for (const Binding& b : config_.binding_slots()) {
+    if (b.empty()) continue;
+    out += first ? "\n  " : ",\n  ";
+    first = false;
+    const Extern* e = options_.declarations.find_extern(b.service_name);
+    bool connected = false;
+    uint32_t service_id = 0;
+    int32_t last_code = 0;
+    const CallStats* st = nullptr;
+    auto sit = systems_.find(b.system_name);
+    const Services* sv = sit != systems_.end() ? sit->second->services.get() : nullptr;
+    if (e != nullptr && e->kind == ExternKind::kClient) {
+      for (auto& l : locals_) {
+        if (l->ext.alias == b.service_name) st = &l->stats;
+      }
+      if (sv != nullptr) {
+        for (auto& w : sv->wants()) {
+          if (w->local_alias == b.service_name) {
+            connected = w->connected;
+            service_id = w->service_id;
+            last_code = w->last_code;
+          }
+        }
+      }
+    } else if (e != nullptr) {
+      for (auto& r : remotes_) {
+        if (r->ext.alias == b.service_name) st = &r->stats;
+      }
+      if (sv != nullptr) {
+        for (auto& o : sv->offers()) {
+          if (o->alias == b.service_name && o->connected) {
+            connected = true;
+            service_id = o->service_id;
+          }
+        }
+      }
+    }
+    out += "{\"serviceName\": " + json_str(b.service_name) +
+           ", \"systemName\": " + json_str(b.system_name) +
+           ", \"remoteService\": " + json_str(b.remote_service) + ", \"kind\": " +
+           json_str(e == nullptr                     ? "undeclared"
+                    : e->kind == ExternKind::kClient ? "client"
+                                                     : "server") +
+           ", \"connected\": " + (connected ? "true" : "false") +
+           ", \"serviceId\": " + std::to_string(connected ? service_id : 0) +
+           ", \"lastCode\": " + std::to_string(last_code);
+    if (st != nullptr) out += ", \"stats\": " + stats_json(*st);
+    out += "}";
+  }
+  out += "],\n \"systems\": [";
+  first = true;
+  for (const System& cs : config_.system_slots()) {
+    if (cs.empty()) continue;
+    out += first ? "\n  " : ",\n  ";
+    first = false;
+    auto sit = systems_.find(cs.system_name);
+    const SystemEntry* s = sit != systems_.end() ? sit->second.get() : nullptr;
+    std::string state = "NOT STARTED", error;
+    LinkStats ls;
+    uint64_t pending = 0, unmatched = 0, malformed = 0;
+    std::string local;
+    if (s != nullptr) {
+      error = s->error;
+      pending = s->pending.size();
+      unmatched = s->unmatched;
+      malformed = s->malformed;
+      if (s->services && s->started) {
+        const Link& l = s->services->link();
+        state = to_string(l.state());
+        if (error.empty()) error = l.last_error();
+        ls = l.stats();
+        if (l.options().role == LinkRole::kListen) local = l.local_address().to_string();
+      }
+    }
+    out += "{\"systemName\": " + json_str(cs.system_name) +
+           ", \"linkName\": " + json_str(cs.link_name) +
+           ", \"parameters\": " + json_str(cs.parameters) + ", \"state\": " + json_str(state) +
+           ", \"lastError\": " + json_str(error) + ", \"listening\": " + json_str(local) +
+           ", \"inFlight\": " + std::to_string(pending) +
+           ", \"unmatched\": " + std::to_string(unmatched) +
+           ", \"malformed\": " + std::to_string(malformed) +
+           ", \"messagesIn\": " + std::to_string(ls.messages_in) +
+           ", \"messagesOut\": " + std::to_string(ls.messages_out) +
+           ", \"bytesIn\": " + std::to_string(ls.bytes_in) +
+           ", \"bytesOut\": " + std::to_string(ls.bytes_out) +
+           ", \"keepalivesSent\": " + std::to_string(ls.keepalives_sent) +
+           ", \"keepalivesAnswered\": " + std::to_string(ls.keepalives_answered) +
+           ", \"ups\": " + std::to_string(ls.ups) + ", \"downs\": " + std::to_string(ls.downs) +
+           "}";
+  }
+  out += "],\n \"externs\": [";
+  first = true;
+  for (auto& l : locals_) {
+    out += first ? "\n  " : ",\n  ";
+    first = false;
+    out += "{\"alias\": " + json_str(l->ext.alias) +
+           ", \"kind\": \"client\", \"program\": " + std::to_string(l->ext.local_program) +
+           ", \"version\": " + std::to_string(l->ext.local_version) +
+           ", \"port\": " + std::to_string(l->bound.port()) +
+           ", \"registered\": " + (l->registered ? "true" : "false") +
+           ", \"stats\": " + stats_json(l->stats) + "}";
+  }
+  for (auto& r : remotes_) {
+    out += first ? "\n  " : ",\n  ";
+    first = false;
+    out += "{\"alias\": " + json_str(r->ext.alias) +
+           ", \"kind\": \"server\", \"program\": " + std::to_string(r->ext.program) +
+           ", \"version\": " + std::to_string(r->ext.version) +
+           ", \"server\": " + json_str(r->up() ? r->address.to_string() : "") +
+           ", \"lastError\": " + json_str(r->up() ? "" : r->last_error) +
+           ", \"inFlight\": " + std::to_string(r->pending.size()) +
+           ", \"stats\": " + stats_json(r->stats) + "}";
+  }
+  out += "]}";
+  return out;
+}
+
+std::string Proxy::describe_listeners() const {
+  std::string out;
+  if (!options_.control_path.empty()) out = "control=" + options_.control_path;
+  for (auto& l : locals_) {
+    if (!out.empty()) out += ' ';
+    out += l->ext.alias + " tcp=" + std::to_string(l->bound.port());
+  }
+  return out;
+}
+
+}  // namespace ringrpc::legato

@@ -1,0 +1,156 @@
+// ringrpc-proxy's core: ONC RPC services carried between systems over Legato rpcProxy links
+// (engine/legato/DESIGN.md "The proxy").
+//
+// One Proxy runs on one event loop and holds:
+//  - for every *client* extern (a service that runs elsewhere), a local TCP listener that accepts
+//    ONC RPC calls from local clients; while a binding names it, the program and version it
+//    appears as are registered with the host's registry, and each call goes as a CLIENT_REQUEST
+//    to the bound system over that system's link, its reply coming back as SERVER_RESPONSE.
+//    A call that cannot go (no binding, the service not connected, the link down) is answered at
+//    once with PROG_UNAVAIL; calls in flight when the link or the service goes are answered with
+//    SYSTEM_ERR, as are calls that outlive the call timeout.
+//  - for every *server* extern (a server on this host), one connection to the real server,
+//    found through the registry or at its declared address, kept up while the proxy runs. Every
+//    system may connect to it (Legato's clientReferences); calls from all of them share the
+//    connection, each with an xid of ours so that two clients' xids never collide, restored in
+//    the reply.
+//  - for every system of the run-time configuration, a Services (link + handshake) whose wants
+//    are the client externs bound to that system and whose offers are all server externs.
+// The configuration file is watched (and re-read on "reload" from the control socket); a change
+// touches only the systems and bindings it changes. The control socket answers "status" with
+// the live state and counters as JSON, which ringrpc-tool shows.
+//
+// Threading: everything on the loop's thread. Registry calls (which block) run on a worker
+// thread of the Proxy and post their results back to the loop.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/legato/config.h"
+#include "engine/legato/declarations.h"
+#include "engine/legato/services.h"
+#include "transport/event_loop.h"
+
+namespace ringrpc::legato {
+
+struct ProxyOptions {
+  Declarations declarations;
+  std::string config_path;
+  std::string control_path;  // the control socket; empty: none
+  LinkTimers timers;
+  std::chrono::milliseconds resend{15000};         // connect-service resend
+  std::chrono::milliseconds call_timeout{120000};  // Legato's client-request timer
+  std::chrono::milliseconds watch_interval{1000};  // how often the config file is looked at
+  std::chrono::milliseconds server_retry{1000};    // reconnecting to a real server
+  // Where client externs listen (the port of each comes from its declaration, else any).
+  transport::SockAddr local_address = transport::SockAddr::loopback4(0);
+  bool register_services = true;
+  std::string registry_socket = "/run/rpcbind.sock";
+  transport::SockAddr registry_address = transport::SockAddr::loopback4(111);
+  size_t max_record = 4u << 20;                 // one RPC message, either way
+  size_t max_pending = 1u << 16;                // calls in flight per system, and per real server
+  std::function<void(const std::string&)> log;  // one line per event; default stderr
+};
+
+// Latency of calls in logarithmic buckets, 8 per doubling (at most 12.5% wide), 1 us to ~1 hour.
+struct LatencyHistogram {
+  static constexpr int kBuckets = 8 * 32;
+  uint64_t counts[kBuckets] = {};
+  uint64_t count = 0;
+  uint64_t total_us = 0;
+  uint64_t max_us = 0;
+  void record(uint64_t us) noexcept;
+  uint64_t percentile(double q) const noexcept;  // upper bound of the bucket, in us
+};
+
+struct CallStats {
+  uint64_t calls = 0;   // replies delivered
+  uint64_t errors = 0;  // calls answered with an error by the proxy, or dropped as malformed
+  uint64_t bytes_out = 0;
+  uint64_t bytes_in = 0;
+  LatencyHistogram latency;
+};
+
+class Proxy {
+ public:
+  Proxy(transport::EventLoop& loop, ProxyOptions options);
+  ~Proxy();
+  Proxy(const Proxy&) = delete;
+  Proxy& operator=(const Proxy&) = delete;
+
+  // Opens the local listeners and the control socket, applies the configuration file, starts
+  // connecting to real servers. False, with the reason, when a listener cannot be opened or the
+  // file cannot be read.
+  bool start(std::string* error);
+  // Unregisters, closes links and connections (calls in flight get SYSTEM_ERR); nothing runs
+  // afterwards. Then drain the loop before destroying the Proxy.
+  void stop();
+  // Reads the configuration file again and applies what changed. False (the running
+  // configuration kept) when it cannot be read.
+  bool reload(std::string* error);
+
+  std::string status_json() const;
+  // "squareClient tcp=40001 ...": the listeners of client externs, for the ready line.
+  std::string describe_listeners() const;
+
+ private:
+  struct LocalService;
+  struct LocalConn;
+  struct SystemEntry;
+  struct RemoteServer;
+  struct ControlConn;
+  struct ControlListener;
+  class Worker;
+  class Tick;
+
+  void log(const std::string& line) const;
+  void apply(const RuntimeConfig& cfg);
+  void sync_wants(SystemEntry& s);
+  void update_registration(LocalService& svc);
+  void tick();
+
+  // Local client -> link.
+  void local_call(LocalConn& c, std::span<const uint8_t> record);
+  // Link -> local client.
+  void deliver_response(SystemEntry& s, Message& m, Want& w);
+  void fail_pending(SystemEntry& s, LocalService* only, uint32_t astat, const std::string& why);
+  // Link -> real server, and back.
+  bool remote_call(SystemEntry& s, Message& m, Offer& o);
+  void remote_reply(RemoteServer& r, std::span<const uint8_t> record);
+  void answer_peer(SystemEntry& s, const Message& m, uint32_t xid, uint32_t astat);
+  void connect_remote(RemoteServer& r);
+  void remote_down(RemoteServer& r, const std::string& why);
+
+  transport::EventLoop& loop_;
+  ProxyOptions options_;
+  RuntimeConfig config_;
+  std::string config_error_;
+  struct FileStamp {
+    int64_t mtime_ns = -1;
+    uint64_t ino = 0;
+    int64_t size = -1;
+    bool operator==(const FileStamp&) const = default;
+  } stamp_;
+  std::vector<std::unique_ptr<LocalService>> locals_;
+  std::vector<std::unique_ptr<RemoteServer>> remotes_;
+  std::map<std::string, std::unique_ptr<SystemEntry>> systems_;
+  std::map<uint64_t, SystemEntry*> by_gen_;  // the same systems, by generation
+  std::unordered_map<uint64_t, LocalConn*> conns_;
+  uint64_t next_conn_ = 1;
+  uint64_t next_gen_ = 1;
+  std::unique_ptr<ControlListener> control_;
+  std::unique_ptr<Worker> worker_;
+  std::unique_ptr<Tick> tick_;
+  std::shared_ptr<bool> alive_;  // false once stopped: worker results posted later are dropped
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace ringrpc::legato

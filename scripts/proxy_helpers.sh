@@ -1,0 +1,65 @@
+# Sourced after process_helpers.sh by the scripts that run ringrpc-proxy systems (the proxy tests
+# and the proxy benchmark). Each system NAME keeps its files in $work: NAME.decl (declarations),
+# NAME.conf (run-time configuration, edited with ringrpc-tool) and NAME.sock (control socket).
+# Needs $bin (the build's bin directory).
+#
+#   start_proxy NAME [OPTIONS...]   start ringrpc-proxy for NAME (waits for its listening line)
+#   tool NAME ARGS...               ringrpc-tool on NAME's configuration and control socket
+#   status NAME                     NAME's live status as JSON
+#   link_port NAME SYSTEM           the port NAME's listening link to SYSTEM got
+#   local_port NAME ALIAS           the port local clients of NAME call ALIAS on
+#   wait_for SECONDS NAME JQ        true as soon as the jq filter JQ on NAME's status is true
+#   declare_hello SQ_PORT EC_PORT   helloRpc's two systems for SQUARE and ECHO: alice.decl
+#                                   (servers at those ports on 127.0.0.1, link LinkToBob listens)
+#                                   and bob.decl (squareClient, echoClient, LinkToAlice connects)
+start_proxy() {
+  local name=$1
+  shift
+  start "$name" "$bin/ringrpc-proxy" --declarations "$work/$name.decl" --config "$work/$name.conf" \
+    --control "$work/$name.sock" "$@"
+}
+tool() {
+  local name=$1
+  shift
+  "$bin/ringrpc-tool" --config "$work/$name.conf" --control "$work/$name.sock" "$@"
+}
+status() { tool "$1" stats --json; }
+link_port() {
+  status "$1" | jq -r --arg s "$2" '.systems[] | select(.systemName == $s) | .listening' |
+    sed 's/.*://'
+}
+local_port() { field "$1" "$2 tcp"; }
+wait_for() {
+  local end=$((SECONDS + $1)) name=$2 filter=$3
+  while [ $SECONDS -le $end ]; do
+    [ "$(status "$name" 2>/dev/null | jq -r "$filter" 2>/dev/null)" = true ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+declare_hello() {
+  cat >"$work/alice.decl" <<DECL
+system Alice
+extern:
+{
+    squareServer = server 824377344 1 at 127.0.0.1 $1
+    echoServer = server 824377345 1 at 127.0.0.1 $2
+}
+links:
+{
+    LinkToBob = networkSocket listen
+}
+DECL
+  cat >"$work/bob.decl" <<DECL
+system Bob
+extern:
+{
+    squareClient = client 824377344 1
+    echoClient = client 824377345 1
+}
+links:
+{
+    LinkToAlice = networkSocket connect
+}
+DECL
+}
