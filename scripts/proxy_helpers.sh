@@ -9,6 +9,8 @@
 #   link_port NAME SYSTEM           the port NAME's listening link to SYSTEM got
 #   local_port NAME ALIAS           the port local clients of NAME call ALIAS on
 #   wait_for SECONDS NAME JQ        true as soon as the jq filter JQ on NAME's status is true
+#   declare_system NAME SYSTEM EXTERN... -- LINK...
+#                                   NAME.decl: "system SYSTEM", the extern: lines, the links:
 #   declare_hello SQ_PORT EC_PORT   helloRpc's two systems for SQUARE and ECHO: alice.decl
 #                                   (servers at those ports on 127.0.0.1, link LinkToBob listens)
 #                                   and bob.decl (squareClient, echoClient, LinkToAlice connects)
@@ -37,29 +39,25 @@ wait_for() {
   done
   return 1
 }
+declare_system() {
+  local name=$1 system=$2 line
+  shift 2
+  {
+    echo "system $system"
+    printf 'extern:\n{\n'
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do
+      echo "    $1"
+      shift
+    done
+    [ $# -gt 0 ] && shift
+    printf '}\nlinks:\n{\n'
+    for line in "$@"; do echo "    $line"; done
+    echo "}"
+  } >"$work/$name.decl"
+}
 declare_hello() {
-  cat >"$work/alice.decl" <<DECL
-system Alice
-extern:
-{
-    squareServer = server 824377344 1 at 127.0.0.1 $1
-    echoServer = server 824377345 1 at 127.0.0.1 $2
-}
-links:
-{
-    LinkToBob = networkSocket listen
-}
-DECL
-  cat >"$work/bob.decl" <<DECL
-system Bob
-extern:
-{
-    squareClient = client 824377344 1
-    echoClient = client 824377345 1
-}
-links:
-{
-    LinkToAlice = networkSocket connect
-}
-DECL
+  declare_system alice Alice "squareServer = server 824377344 1 at 127.0.0.1 $1" \
+    "echoServer = server 824377345 1 at 127.0.0.1 $2" -- "LinkToBob = networkSocket listen"
+  declare_system bob Bob "squareClient = client 824377344 1" "echoClient = client 824377345 1" \
+    -- "LinkToAlice = networkSocket connect"
 }

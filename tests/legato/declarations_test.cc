@@ -1,0 +1,151 @@
+// The proxy's declarations file (engine/legato/declarations.h) and the call table of its data
+// path (engine/legato/id_map.h).
+#include "engine/legato/declarations.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+
+#include "engine/legato/id_map.h"
+
+namespace ringrpc::legato {
+namespace {
+
+TEST(Declarations, HelloRpcShape) {
+  std::string error;
+  auto d = Declarations::parse(
+      "# Alice\n"
+      "system Alice\n"
+      "extern:\n"
+      "{\n"
+      "    squareServer = server 824377344 1                 # through the registry\n"
+      "    echoServer = server 0x31230001 1 at 127.0.0.1 40000\n"
+      "    unixServer = server 824377344 2 at unix /run/sq.sock\n"
+      "    echoClient = client rpcbind 4 as 0x20000099 7 port 40001\n"
+      "}\n"
+      "links:\n"
+      "{\n"
+      "    LinkToBob = networkSocket listen\n"
+      "    LinkToCarol = (networkSocket) connect\n"
+      "}\n",
+      &error);
+  ASSERT_TRUE(d) << error;
+  EXPECT_EQ(d->system_name, "Alice");
+  ASSERT_EQ(d->externs.size(), 4u);
+  const Extern& sq = d->externs[0];
+  EXPECT_EQ(sq.kind, ExternKind::kServer);
+  EXPECT_EQ(sq.program, 824377344u);
+  EXPECT_FALSE(sq.server_address.has_value());
+  ASSERT_TRUE(d->externs[1].server_address.has_value());
+  EXPECT_EQ(d->externs[1].server_address->to_string(), "127.0.0.1:40000");
+  EXPECT_EQ(d->externs[1].program, 0x31230001u);
+  EXPECT_TRUE(d->externs[2].server_address->is_unix());
+  const Extern* ec = d->find_extern("echoClient");
+  ASSERT_NE(ec, nullptr);
+  EXPECT_EQ(ec->kind, ExternKind::kClient);
+  EXPECT_EQ(ec->program, 100000u);  // /etc/rpc's name for the registry
+  EXPECT_EQ(ec->version, 4u);
+  EXPECT_EQ(ec->local_program, 0x20000099u);
+  EXPECT_EQ(ec->local_version, 7u);
+  EXPECT_EQ(ec->local_port, 40001);
+  ASSERT_EQ(d->links.size(), 2u);
+  EXPECT_EQ(d->find_link("LinkToBob")->role, LinkRole::kListen);
+  EXPECT_EQ(d->find_link("LinkToCarol")->role, LinkRole::kConnect);
+  EXPECT_EQ(d->find_link("nope"), nullptr);
+}
+
+TEST(Declarations, ClientDefaultsToTheRemoteProgram) {
+  std::string error;
+  auto d = Declarations::parse("extern:\n{\n c = client 7 3\n}\n", &error);
+  ASSERT_TRUE(d) << error;
+  EXPECT_EQ(d->externs[0].local_program, 7u);
+  EXPECT_EQ(d->externs[0].local_version, 3u);
+  EXPECT_EQ(d->externs[0].local_port, 0);
+}
+
+TEST(Declarations, ErrorsNameTheLine) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"bogus\n", "line 1: unknown keyword \"bogus\""},
+      {"extern:\n{\n a = server 1\n}\n", "line 3: expected: a = server PROGRAM VERSION"},
+      {"extern:\n{\n a = server nosuchprogram 1\n}\n", "line 3: unknown program"},
+      {"extern:\n{\n a = server 1 x\n}\n", "line 3: bad version"},
+      {"extern:\n{\n a = server 1 1\n a = client 1 1\n}\n", "line 4: alias \"a\" declared twice"},
+      {"extern:\n{\n a.b = server 1 1\n}\n", "line 3: bad alias"},
+      {"extern:\n{\n a = server 1 1 port 5\n}\n", "line 3: unknown option \"port\""},
+      {"extern:\n{\n a = client 1 1 at 1.2.3.4 5\n}\n", "line 3: unknown option \"at\""},
+      {"extern:\n{\n a = client 1 1 port 70000\n}\n", "line 3: expected: port N"},
+      {"extern:\n{\n a = server 1 1 at nowhere 5\n}\n", "line 3: at:"},
+      {"extern:\n{\n a = client 1 1 as 5\n}\n", "line 3: expected: as PROGRAM VERSION"},
+      {"links:\n{\n L = tcpSocket listen\n}\n", "line 3: unknown link kind \"tcpSocket\""},
+      {"links:\n{\n L = networkSocket both\n}\n", "line 3: expected: L = networkSocket"},
+      {"links:\n{\n L = networkSocket listen\n L = networkSocket connect\n}\n",
+       "line 4: link \"L\" declared twice"},
+      {"extern:\n{\n", "a section's \"{\" is not closed"},
+      {"}\n", "line 1: unexpected \"}\""},
+      {"extern:\n{\nsystem A\n}\n", "line 3: \"system\" inside a section"},
+  };
+  for (const auto& [text, want] : cases) {
+    std::string error;
+    EXPECT_FALSE(Declarations::parse(text, &error)) << text;
+    EXPECT_NE(error.find(want), std::string::npos) << text << " -> " << error;
+  }
+}
+
+TEST(Declarations, MissingFile) {
+  std::string error;
+  EXPECT_FALSE(load_declarations("/nonexistent/proxy.decl", &error));
+  EXPECT_NE(error.find("/nonexistent/proxy.decl"), std::string::npos);
+}
+
+// IdMap against std::map under random inserts and erases, with keys that collide in the table
+// and sequential ones like the proxy's ids.
+TEST(IdMap, AgreesWithStdMap) {
+  std::mt19937 rng(7);
+  IdMap<uint64_t> m;
+  std::map<uint32_t, uint64_t> ref;
+  uint32_t next = 1;
+  for (int i = 0; i < 200000; ++i) {
+    const int op = static_cast<int>(rng() % 10);
+    if (op < 5) {
+      uint32_t k = (rng() % 3 == 0) ? static_cast<uint32_t>(rng()) : next++;
+      m.put(k, i);
+      ref[k] = i;
+    } else if (op < 9 && !ref.empty()) {
+      auto it = ref.lower_bound(static_cast<uint32_t>(rng() % next));
+      if (it == ref.end()) it = ref.begin();
+      EXPECT_TRUE(m.erase(it->first));
+      ref.erase(it);
+    } else {
+      uint32_t k = static_cast<uint32_t>(rng() % (next + 10));
+      uint64_t* v = m.find(k);
+      auto it = ref.find(k);
+      ASSERT_EQ(v != nullptr, it != ref.end()) << k;
+      if (v != nullptr) {
+        EXPECT_EQ(*v, it->second);
+      }
+    }
+    ASSERT_EQ(m.size(), ref.size());
+  }
+  for (auto& [k, v] : ref) {
+    uint64_t* got = m.find(k);
+    ASSERT_NE(got, nullptr);
+    EXPECT_EQ(*got, v);
+  }
+  size_t seen = 0;
+  m.for_each([&](uint32_t k, uint64_t& v) {
+    ++seen;
+    EXPECT_EQ(ref.at(k), v);
+  });
+  EXPECT_EQ(seen, ref.size());
+  EXPECT_EQ(m.erase_if([](uint32_t k, uint64_t&) { return k % 2 == 0; }),
+            static_cast<size_t>(
+                std::count_if(ref.begin(), ref.end(), [](auto& p) { return p.first % 2 == 0; })));
+  const uint32_t absent = next + 100;  // above every sequential key; random ones may be anywhere
+  if (ref.count(absent) == 0) {
+    EXPECT_FALSE(m.erase(absent));
+  }
+}
+
+}  // namespace
+}  // namespace ringrpc::legato

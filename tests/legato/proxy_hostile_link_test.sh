@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Hostile input on a link (engine/legato/DESIGN.md "The proxy": what is per binding and what
+# takes the link down). A fake peer connects to Alice's listening link with bash's /dev/tcp and
+# sends, byte by byte:
+#   - a bad type byte, an unknown CBOR tag, a byte string whose length is beyond every bound,
+#     a connect message cut short, and 4 KiB of garbage: each takes the link down with the
+#     reader's error (the stream cannot be trusted after it), and Alice takes the next peer;
+#   - after a proper connect-service handshake: a request whose body is not one byte string, a
+#     request for a service id nobody connected, and an unsolicited response: each is reported
+#     and answered or dropped, and the link stays UP; a valid NULL call in between is answered.
+# Then the real Bob connects and SQUARE works: nothing crashed, nothing was lost for others.
+#
+# usage: proxy_hostile_link_test.sh BIN_DIR TIRPC_PEER
+set -euo pipefail
+bin=$1
+peer=$2
+test_name=proxy_hostile_link
+source "$(dirname "$0")/../../scripts/process_helpers.sh"
+source "$(dirname "$0")/../../scripts/proxy_helpers.sh"
+command -v jq >/dev/null || fail "jq is needed (scripts/install-deps.sh installs it)"
+trap '' PIPE  # the proxy hangs up on bad input: a write after that must fail, not kill us
+
+start tirpc "$peer" server
+declare_hello "$(field tirpc tcp)" "$(field tirpc tcp)"
+tool alice set link Bob LinkToBob "127.0.0.1 0"
+start_proxy alice --no-register --retry 200
+port=$(link_port alice Bob)
+
+# Bytes: be32 N, name STRING FIELD_BYTES, hex "9f 01 ff".
+be32() { printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)))"; }
+name() { printf '%s' "$1"; head -c $(($2 - ${#1})) /dev/zero; }
+hex() { for b in $1; do printf "\\x$b"; done; }
+header() { be32 "$1"; be32 "$2"; hex "$3"; }  # id serviceId type(hex)
+hexdump() { od -An -tx1 -v | tr -d ' \n'; }
+# One message in one write: written piece by piece, the proxy could hang up between pieces.
+send() {
+  cat >"$work/msg"
+  cat "$work/msg" >&3 || true
+}
+connect_peer() {
+  exec 3<>"/dev/tcp/127.0.0.1/$port"
+  wait_for 3 alice '.systems[0].state == "UP"' || fail "the fake peer's link did not come UP: $(status alice)"
+}
+expect_down() {  # expect_down WHAT LOG_TEXT
+  wait_for 3 alice '.systems[0].state == "DOWN"' || fail "$1 did not take the link down: $(status alice)"
+  grep -q "$2" "$work/alice.err" || fail "$1: Alice did not log \"$2\": $(tail -5 "$work/alice.err")"
+  exec 3>&-
+  kill -0 "$pid_alice" || fail "$1 killed Alice's proxy"
+}
+# A NULL call to SQUARE_PROG v1 with AUTH_NONE, xid 0x11223344.
+null_call() { be32 $((0x11223344)); be32 0; be32 2; be32 824377344; be32 1; be32 0; be32 0; be32 0; be32 0; be32 0; }
+
+# --- what breaks the stream: the link goes down ----------------------------------------------
+connect_peer
+header 2 0 0b | send
+expect_down "a bad type byte" "message type 11"
+
+connect_peer
+{ header 3 1 04; be32 0; hex "9f d9 03 e7 01 ff"; } | send
+expect_down "an unknown tag" "tag 999"
+
+connect_peer
+{ header 4 1 04; be32 0; hex "9f 5b 00 00 00 01 00 00 00 00"; } | send
+expect_down "a byte string of 4 GiB" "over the body limit"
+
+connect_peer
+{ header 5 1 01; name Bob 64; name square 40; } | send
+exec 3>&-  # cut short, then closed
+wait_for 3 alice '.systems[0].state == "DOWN"' || fail "a cut-short connect message: $(status alice)"
+
+connect_peer
+head -c 4096 "$0" | send  # Alice hangs up after the first header
+expect_down "4 KiB of garbage" "Legato knows 1 to 9"
+
+# --- what is one message's problem: the link stays up ----------------------------------------
+connect_peer
+{ header 6 7 01; name Bob 64; name squareServer 128; name oncrpc/824377344/1 128; be32 0; } | send
+reply=$(timeout 3 head -c 333 <&3 | hexdump)
+[ "${reply:16:2}" = 02 ] && [ "${reply: -8}" = 00000000 ] ||
+  fail "the connect-service response: type ${reply:16:2}, code ${reply: -8}"
+
+{ header 7 7 04; be32 0; hex "9f 01 ff"; } | send  # a body that is no byte string
+wait_for 3 alice '.systems[0].malformed == 1' || fail "a non-RPC body was not counted: $(status alice)"
+
+{ header 8 7 04; be32 0; hex "9f 58 28"; null_call; hex ff; } | send  # a valid call
+reply=$(timeout 3 head -c 41 <&3 | hexdump)
+[ "${reply:16:2}" = 05 ] && [ "${reply:0:8}" = 00000008 ] && [ "${reply:32:8}" = 11223344 ] ||
+  fail "the NULL call's response: $reply"
+[ "${reply:72:8}" = 00000000 ] || fail "the NULL call was not SUCCESS: $reply"
+
+{ header 9 999 04; be32 0; hex "9f 58 28"; null_call; hex ff; } | send  # nobody's service id
+reply=$(timeout 3 head -c 41 <&3 | hexdump)
+[ "${reply:16:2}" = 05 ] && [ "${reply:72:8}" = 00000001 ] ||
+  fail "a request for an unknown service id was not answered PROG_UNAVAIL: $reply"
+
+{ header 10 7 05; be32 0; hex "9f 41 00 ff"; } | send  # a response nobody asked for
+wait_for 3 alice '.systems[0].unmatched >= 2' || fail "the unsolicited response: $(status alice)"
+jq -e '.systems[0].state == "UP" and .systems[0].downs == 5' <(status alice) >/dev/null ||
+  fail "per-message errors disturbed the link: $(status alice)"
+exec 3>&-
+
+# --- the real peer ----------------------------------------------------------------------------
+tool bob set binding squareClient Alice squareServer
+tool bob set link Alice LinkToAlice "127.0.0.1 $port"
+start_proxy bob --no-register --retry 200 --resend 200
+wait_for 5 bob '.bindings[0].connected' || fail "Bob did not connect after the attacks: $(status bob)"
+"$peer" client-square tcp "$(local_port bob squareClient)" >/dev/null || fail "SQUARE after the attacks"
+echo "$test_name: ok"
