@@ -517,7 +517,30 @@ void EventLoop::retry_starved() {
   retry_.clear();
 }
 
+void EventLoop::defer(Deferred& d) {
+  if (d.queued_) return;
+  d.queued_ = true;
+  deferred_.push_back(&d);
+}
+
+void EventLoop::cancel(Deferred& d) noexcept {
+  if (!d.queued_) return;
+  d.queued_ = false;
+  // Nulled, not erased: end_iteration() may be walking the list.
+  std::replace(deferred_.begin(), deferred_.end(), &d, static_cast<Deferred*>(nullptr));
+}
+
 void EventLoop::end_iteration() {
+  // Deferred work first: it queues sends that should leave in this iteration's flush. Work
+  // deferred while running deferred work runs too (the index, not an iterator, sees it).
+  for (size_t i = 0; i < deferred_.size(); ++i) {
+    Deferred* d = deferred_[i];
+    if (d == nullptr) continue;
+    d->queued_ = false;
+    deferred_[i] = nullptr;
+    d->run_deferred();
+  }
+  deferred_.clear();
   // Flushing may complete synchronously (epoll) and close streams, which may mark others dirty.
   for (size_t i = 0; i < dirty_.size(); ++i) {
     Stream* s = dirty_[i];

@@ -96,6 +96,26 @@ class Timer {
   TimePoint when_{};
 };
 
+// Work to do once at the end of the current iteration, after every handler has run and before
+// the queued sends go out: a writer that coalesces many small messages to one stream into one
+// (engine/legato's batches) arms one. Intrusive, so deferring never allocates; an armed
+// Deferred must be cancelled or run before it is destroyed.
+class Deferred {
+ public:
+  Deferred() = default;
+  Deferred(const Deferred&) = delete;
+  Deferred& operator=(const Deferred&) = delete;
+  virtual void run_deferred() = 0;
+  bool deferred() const noexcept { return queued_; }
+
+ protected:
+  virtual ~Deferred() = default;
+
+ private:
+  friend class EventLoop;
+  bool queued_ = false;
+};
+
 class StreamHandler {
  public:
   virtual ~StreamHandler() = default;
@@ -287,6 +307,9 @@ class EventLoop {
   void arm(Timer& t, TimePoint when);
   void arm_after(Timer& t, Duration d) { arm(t, now() + d); }
   void disarm(Timer& t) noexcept;
+  // Runs d.run_deferred() at the end of this iteration (once, however often it is deferred).
+  void defer(Deferred& d);
+  void cancel(Deferred& d) noexcept;
 
   // Runs `fn` on the loop thread soon. Any thread.
   void post(std::function<void()> fn);
@@ -371,6 +394,7 @@ class EventLoop {
   int wake_fd_ = -1;  // eventfd
   std::atomic<bool> wake_pending_{false};
   std::vector<Stream*> starved_;
+  std::vector<Deferred*> deferred_;
 
  private:
   friend class Stream;

@@ -131,6 +131,7 @@ void Link::stop() {
 }
 
 void Link::detach() {
+  batch_.attach(nullptr);
   if (stream_ == nullptr) return;
   sink_->forget();
   if (!stream_->closing()) stream_->close();
@@ -181,6 +182,7 @@ void Link::on_accept(int fd, const SockAddr& peer) {
 
 void Link::up() {
   state_ = LinkState::kUp;
+  batch_.attach(stream_);
   reader_.reset();
   keepalive_id_ = 0;
   ++stats_.ups;
@@ -195,6 +197,7 @@ void Link::down(const std::string& why) {
   keepalive_id_ = 0;
   loop_.disarm(keepalive_timer_);
   loop_.disarm(timeout_timer_);
+  batch_.attach(nullptr);
   if (stream_ != nullptr && !stream_->closing()) stream_->close();
   if (was_up) {
     ++stats_.downs;
@@ -209,6 +212,7 @@ void Link::on_eof(Stream& s) {
 
 void Link::on_closed(Stream& s, int err) {
   (void)s;
+  batch_.attach(nullptr);
   stream_ = nullptr;
   sink_ = nullptr;  // it frees itself when this returns
   if (stopped_) return;
@@ -258,14 +262,7 @@ bool Link::send(const Message& m) {
   if (state_ != LinkState::kUp || stream_ == nullptr || stream_->closing()) return false;
   std::vector<uint8_t> bytes;
   if (!encode(m, bytes)) return false;
-  xdr::OutMessage out;
-  xdr::EncodeOptions raw;
-  raw.record_mark = false;
-  {
-    xdr::XdrWriter w(loop_.send_pool(), out, raw);
-    if (!w.put_bytes(bytes.data(), bytes.size()) || !w.finish()) return false;
-  }
-  stream_->send(std::move(out));
+  if (!batch_.append(bytes)) return false;
   ++stats_.messages_out;
   stats_.bytes_out += bytes.size();
   return true;
@@ -304,17 +301,8 @@ bool Link::send_wrapped(const Header& h, uint32_t msg_id, std::span<const uint8_
     pre[n++] = 0x5A;
     be32(static_cast<uint32_t>(len));
   }
-  static constexpr uint8_t kBreak = 0xFF;
-  xdr::OutMessage out;
-  xdr::EncodeOptions raw;
-  raw.record_mark = false;
-  {
-    xdr::XdrWriter w(loop_.send_pool(), out, raw);
-    if (!w.put_bytes(pre, n) || !w.put_bytes(head.data(), head.size()) ||
-        !w.put_bytes(tail.data(), tail.size()) || !w.put_bytes(&kBreak, 1) || !w.finish())
-      return false;
-  }
-  stream_->send(std::move(out));
+  static constexpr uint8_t kBreak[1] = {0xFF};
+  if (!batch_.append({pre, n}, head, tail, kBreak)) return false;
   ++stats_.messages_out;
   stats_.bytes_out += n + len + 1;
   return true;

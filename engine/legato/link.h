@@ -24,6 +24,7 @@
 #include <functional>
 #include <string>
 
+#include "engine/legato/out_batch.h"
 #include "engine/legato/wire.h"
 #include "transport/event_loop.h"
 #include "transport/socket.h"
@@ -140,6 +141,7 @@ class Link final : public transport::AcceptHandler {
   transport::SockAddr bound_;
   MessageReader reader_;
   Message rx_;
+  OutBatch batch_{loop_};  // every send of an iteration in one message
   uint32_t ids_ = 1;
   uint32_t keepalive_id_ = 0;  // the id of the keep-alive we wait for, 0 when none
   bool stopped_ = false;

@@ -16,6 +16,7 @@
 #include "codec/xdr_writer.h"
 #include "engine/legato/id_map.h"
 #include "engine/legato/oncrpc.h"
+#include "engine/legato/out_batch.h"
 #include "engine/registration.h"
 #include "engine/registry/uaddr.h"
 
@@ -62,20 +63,6 @@ struct ErrorReply {
   }
   std::span<const uint8_t> span() const { return {bytes, size}; }
 };
-
-bool send_record(transport::EventLoop& loop, transport::Stream* s, std::span<const uint8_t> head,
-                 std::span<const uint8_t> tail) {
-  if (s == nullptr || s->closing()) return false;
-  xdr::OutMessage out;
-  {
-    xdr::XdrWriter w(loop.send_pool(), out);
-    if (!w.put_bytes(head.data(), head.size()) || !w.put_bytes(tail.data(), tail.size()) ||
-        !w.finish())
-      return false;
-  }
-  s->send(std::move(out));
-  return true;
-}
 
 std::string json_str(std::string_view s) {
   std::string out = "\"";
@@ -228,7 +215,7 @@ struct Proxy::LocalService final : transport::AcceptHandler {
 
 struct Proxy::LocalConn final : transport::StreamHandler {
   LocalConn(Proxy& p, LocalService& s, uint64_t i, size_t max_record)
-      : proxy(p), svc(s), id(i), reader(xdr::RecordOptions{max_record}) {}
+      : proxy(p), svc(s), id(i), reader(xdr::RecordOptions{max_record}), out(p.loop_) {}
   void on_data(transport::Stream& s, std::span<const uint8_t> data, const Buffer&) override {
     if (!read_records(reader, s, data,
                       [&](std::span<const uint8_t> r) { proxy.local_call(*this, r); })) {
@@ -247,6 +234,7 @@ struct Proxy::LocalConn final : transport::StreamHandler {
   uint64_t id;
   transport::Stream* stream = nullptr;
   xdr::RecordReader reader;
+  OutBatch out;  // replies
 };
 
 void Proxy::LocalService::on_accept(int fd, const transport::SockAddr& peer) {
@@ -261,6 +249,7 @@ void Proxy::LocalService::on_accept(int fd, const transport::SockAddr& peer) {
     delete c;
     return;
   }
+  c->out.attach(c->stream);
   proxy.conns_[c->id] = c;
 }
 
@@ -277,7 +266,7 @@ struct PendingRemote {
 // A server extern: one connection to the real server.
 struct Proxy::RemoteServer final : transport::StreamHandler, transport::Timer {
   RemoteServer(Proxy& p, const Extern& e)
-      : proxy(p), ext(e), reader(xdr::RecordOptions{p.options_.max_record}) {
+      : proxy(p), ext(e), reader(xdr::RecordOptions{p.options_.max_record}), out(p.loop_) {
     // Our xids start anywhere, like a client's, so that a restart does not replay old ones.
     next_xid = static_cast<uint32_t>(Clock::now().time_since_epoch().count()) ^ 0x5bd1e995u;
   }
@@ -290,6 +279,7 @@ struct Proxy::RemoteServer final : transport::StreamHandler, transport::Timer {
       return;  // on_closed follows
     }
     state = State::kUp;
+    out.attach(stream);
     last_error.clear();
     proxy.log(ext.alias + ": connected to the server at " + address.to_string());
   }
@@ -299,6 +289,7 @@ struct Proxy::RemoteServer final : transport::StreamHandler, transport::Timer {
       last_error = "the server sent a broken record stream (" + reader.error().to_string() + ")";
   }
   void on_closed(transport::Stream&, int err) override {
+    out.attach(nullptr);
     stream = nullptr;
     if (last_error.empty() || state == State::kUp) {
       last_error = err != 0 ? std::string("connection to the server lost: ") + std::strerror(err)
@@ -315,6 +306,7 @@ struct Proxy::RemoteServer final : transport::StreamHandler, transport::Timer {
   transport::Stream* stream = nullptr;
   transport::SockAddr address;
   xdr::RecordReader reader;
+  OutBatch out;  // calls to the server
   IdMap<PendingRemote> pending;
   uint32_t next_xid = 1;
   std::string last_error;
@@ -632,7 +624,7 @@ void Proxy::tick() {
       auto* svc = static_cast<LocalService*>(p->svc);
       ErrorReply rep(p->xid, kSystemErr);
       auto c = conns_.find(p->conn);
-      if (c != conns_.end()) send_record(loop_, c->second->stream, rep.span(), {});
+      if (c != conns_.end()) c->second->out.append_record(rep.span());
       ++svc->stats.errors;
       log(svc->ext.alias + ": a call (xid " + std::to_string(p->xid) + ") had no answer from " +
           name + " within the call timeout: answered SYSTEM_ERR");
@@ -818,7 +810,7 @@ void Proxy::local_call(LocalConn& c, std::span<const uint8_t> rec) {
   const uint32_t xid = be32(rec.data());
   auto reply = [&](const ErrorReply& r) {
     ++svc.stats.errors;
-    send_record(loop_, c.stream, r.span(), {});
+    c.out.append_record(r.span());
   };
   if (be32(rec.data() + 8) != 2) return reply(ErrorReply::rpc_mismatch(xid));
   if (be32(rec.data() + 12) != svc.ext.local_program) return reply(ErrorReply(xid, kProgUnavail));
@@ -864,14 +856,13 @@ void Proxy::deliver_response(SystemEntry& s, Message& m, Want& w) {
     ++svc->stats.errors;
     log(s.name + " answered a call on " + w.local_alias +
         " with something that is not its RPC reply: the client gets SYSTEM_ERR");
-    if (c != conns_.end())
-      send_record(loop_, c->second->stream, ErrorReply(p.xid, kSystemErr).span(), {});
+    if (c != conns_.end()) c->second->out.append_record(ErrorReply(p.xid, kSystemErr).span());
     return;
   }
   ++svc->stats.calls;
   svc->stats.bytes_in += msg.size();
   svc->stats.latency.record(micros_since(p.start));
-  if (c != conns_.end()) send_record(loop_, c->second->stream, msg, {});
+  if (c != conns_.end()) c->second->out.append_record(msg);
 }
 
 void Proxy::fail_pending(SystemEntry& s, LocalService* only, uint32_t astat,
@@ -881,8 +872,7 @@ void Proxy::fail_pending(SystemEntry& s, LocalService* only, uint32_t astat,
     auto* svc = static_cast<LocalService*>(p.svc);
     ++svc->stats.errors;
     auto c = conns_.find(p.conn);
-    if (c != conns_.end())
-      send_record(loop_, c->second->stream, ErrorReply(p.xid, astat).span(), {});
+    if (c != conns_.end()) c->second->out.append_record(ErrorReply(p.xid, astat).span());
     return true;
   });
   if (s.pending.empty()) s.deadlines.clear();
@@ -923,7 +913,7 @@ bool Proxy::remote_call(SystemEntry& s, Message& m, Offer& o) {
   while (r->pending.contains(ours)) ours = r->next_xid++;
   uint8_t head[4];
   put_be32(head, ours);
-  if (!send_record(loop_, r->stream, head, msg.subspan(4))) {
+  if (!r->out.append_record(head, msg.subspan(4))) {
     ++r->stats.errors;
     answer_peer(s, m, xid, kSystemErr);
     return true;
@@ -1156,7 +1146,14 @@ std::string Proxy::status_json() const {
            ", \"inFlight\": " + std::to_string(r->pending.size()) +
            ", \"stats\": " + stats_json(r->stats) + "}";
   }
-  out += "]}";
+  const transport::LoopStats& ls = loop_.stats();
+  out += "],\n \"loop\": {\"backend\": " + json_str(loop_.describe()) +
+         ", \"iterations\": " + std::to_string(ls.iterations) +
+         ", \"recvCalls\": " + std::to_string(ls.recv_calls) +
+         ", \"sendCalls\": " + std::to_string(ls.send_calls) +
+         ", \"bytesReceived\": " + std::to_string(ls.bytes_received) +
+         ", \"bytesSent\": " + std::to_string(ls.bytes_sent) +
+         ", \"recvStarved\": " + std::to_string(ls.recv_starved) + "}}";
   return out;
 }
 

@@ -153,6 +153,19 @@ bool MessageReader::take(std::span<const uint8_t>& in, size_t want) {
   return buf_.size() == want;
 }
 
+// A streamed message to the caller: its names are empty, so only the scalars and the body move,
+// and the body by swapping, so that both buffers live on and a caller that reuses `out` stops
+// allocating after the first messages.
+void MessageReader::hand_over(Message& out) {
+  out.header = msg_.header;
+  out.system_name.clear();
+  out.service_name.clear();
+  out.protocol_id.clear();
+  out.service_code = 0;
+  out.msg_id = msg_.msg_id;
+  out.body.swap(msg_.body);
+}
+
 void MessageReader::clear_message() {
   msg_.header = {};
   msg_.system_name.clear();
@@ -198,7 +211,7 @@ bool MessageReader::try_whole_data_message(std::span<const uint8_t>& in, Message
   const size_t total = kHeaderSize + 4 + body;
   in = in.subspan(total);
   offset_ += total;
-  std::swap(out, msg_);
+  hand_over(out);
   return true;
 }
 
@@ -441,7 +454,7 @@ MessageReader::Status MessageReader::next(std::span<const uint8_t>& in, Message&
       }
       if (stage_ == Stage::kItemHead && !first_item_ && levels_.empty()) {
         stage_ = Stage::kHeader;
-        std::swap(out, msg_);  // both keep their buffers: a caller reusing `out` allocates once
+        hand_over(out);
         return Status::kMessage;
       }
     }

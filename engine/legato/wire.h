@@ -114,6 +114,7 @@ class MessageReader {
 
   Status fail(const std::string& what);
   void clear_message();  // keeps the buffers' capacity
+  void hand_over(Message& out);
   bool try_whole_data_message(std::span<const uint8_t>& in, Message& out);
   bool start_body();
   // Handles a complete CBOR item head (initial byte + argument); false on a format error.

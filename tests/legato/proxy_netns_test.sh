@@ -51,7 +51,8 @@ timers=(--keepalive 300 --keepalive-timeout 300 --retry 200 --resend 200 --serve
 start bindA ip netns exec "$nsA" "$bin/ringrpc-bind" --no-state --unix "$work/bindA.sock"
 start bindB ip netns exec "$nsB" "$bin/ringrpc-bind" --no-state --unix "$work/bindB.sock"
 "$peer" client-bind tcp >/dev/null 2>&1 && skip "a registry on this host's /var/run/rpcbind.sock would answer for the namespaces"
-inA "$peer" server-netpath >"$work/tirpc.out" 2>"$work/tirpc.err" &
+# Not through inA: a function in the background is a subshell, and its pid is not the server's.
+ip netns exec "$nsA" "$peer" server-netpath >"$work/tirpc.out" 2>"$work/tirpc.err" &
 pids+=($!)
 for _ in $(seq 50); do grep -q registered "$work/tirpc.out" && break; sleep 0.1; done
 grep -q registered "$work/tirpc.out" || fail "rpcgen's server did not register on Alice: $(cat "$work/tirpc.err")"
