@@ -11,10 +11,11 @@
 #
 # usage: proxy_bench.sh BIN_DIR [--rounds N] [--duration S] [--connections C] [--depth D]
 #                                [--workload null|square|echo4k|echo64k] [--threads T]
+#                                [--link tcp|unix]    (the link: networkSocket's TCP, or Unix)
 set -euo pipefail
 bin=$1
 shift
-rounds=5 duration=3 connections=16 depth=32 workload=null threads=1
+rounds=5 duration=3 connections=16 depth=32 workload=null threads=1 link=tcp
 while [ $# -gt 0 ]; do
   case $1 in
     --rounds) rounds=$2; shift 2 ;;
@@ -23,7 +24,8 @@ while [ $# -gt 0 ]; do
     --depth) depth=$2; shift 2 ;;
     --workload) workload=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --link) link=$2; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "proxy_bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -44,11 +46,19 @@ esac
 start square "$bin/square-server" --port 0 --no-register --shards 1
 start echo "$bin/echo-server" --port 0 --no-register --shards 1
 declare_hello "$(field square tcp)" "$(field echo tcp)"
-tool alice set link Bob LinkToBob "127.0.0.1 0"
+case $link in
+  tcp) tool alice set link Bob LinkToBob "127.0.0.1 0" ;;
+  unix) tool alice set link Bob LinkToBob "unix $work/link.sock" ;;
+  *) fail "unknown link $link (tcp, unix)" ;;
+esac
 start_proxy alice --no-register --quiet
 tool bob set binding squareClient Alice squareServer
 tool bob set binding echoClient Alice echoServer
-tool bob set link Alice LinkToAlice "127.0.0.1 $(link_port alice Bob)"
+if [ "$link" = tcp ]; then
+  tool bob set link Alice LinkToAlice "127.0.0.1 $(link_port alice Bob)"
+else
+  tool bob set link Alice LinkToAlice "unix $work/link.sock"
+fi
 start_proxy bob --no-register --quiet --retry 200
 wait_for 10 bob '[.bindings[].connected] | all' || fail "Bob's bindings did not connect: $(status bob)"
 
@@ -62,7 +72,7 @@ run() {  # run PORT JSON
   jq -r '.summary.calls_per_sec' "$2"
 }
 echo "workload $workload: ${connections} connections x ${depth} in flight, ${duration} s per run," \
-  "$rounds interleaved rounds"
+  "$rounds interleaved rounds, link over $link"
 printf '%-6s %14s %14s %8s\n' round direct proxied ratio
 ratios=()
 for r in $(seq "$rounds"); do

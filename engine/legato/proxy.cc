@@ -396,7 +396,6 @@ struct Proxy::SystemEntry final : ServicesHandler {
   std::unique_ptr<Services> services;
   bool started = false;
   IdMap<PendingLocal> pending;
-  std::deque<std::pair<TimePoint, uint32_t>> deadlines;
   uint64_t unmatched = 0;
   uint64_t malformed = 0;
 };
@@ -613,22 +612,21 @@ void Proxy::tick() {
     stamp_ = now_stamp;
     reload(nullptr);
   }
-  // Call timeouts: the oldest first; entries already answered are skipped.
+  // Call timeouts: a sweep of the calls in flight, once per tick (at most 65536 per system; a
+  // queue of deadlines would cost an allocation every few calls instead).
   const TimePoint now = Clock::now();
   for (auto& [name, s] : systems_) {
-    while (!s->deadlines.empty() && s->deadlines.front().first <= now) {
-      uint32_t id = s->deadlines.front().second;
-      s->deadlines.pop_front();
-      PendingLocal* p = s->pending.find(id);
-      if (p == nullptr) continue;
-      auto* svc = static_cast<LocalService*>(p->svc);
-      ErrorReply rep(p->xid, kSystemErr);
-      auto c = conns_.find(p->conn);
-      if (c != conns_.end()) c->second->out.append_record(rep.span());
+    size_t expired = s->pending.erase_if([&](uint32_t, PendingLocal& p) {
+      if (now - p.start < options_.call_timeout) return false;
+      auto* svc = static_cast<LocalService*>(p.svc);
       ++svc->stats.errors;
-      log(svc->ext.alias + ": a call (xid " + std::to_string(p->xid) + ") had no answer from " +
-          name + " within the call timeout: answered SYSTEM_ERR");
-      s->pending.erase(id);
+      auto c = conns_.find(p.conn);
+      if (c != conns_.end()) c->second->out.append_record(ErrorReply(p.xid, kSystemErr).span());
+      return true;
+    });
+    if (expired != 0) {
+      log(std::to_string(expired) + " call(s) to " + name +
+          " had no answer within the call timeout: answered SYSTEM_ERR");
     }
     if (s->services && !s->started) {
       std::string why;
@@ -835,7 +833,6 @@ void Proxy::local_call(LocalConn& c, std::span<const uint8_t> rec) {
   }
   const TimePoint now = Clock::now();
   s.pending.put(id, {c.id, &svc, xid, w->service_id, now});
-  s.deadlines.emplace_back(now + options_.call_timeout, id);
   svc.stats.bytes_out += rec.size();
 }
 
@@ -875,7 +872,6 @@ void Proxy::fail_pending(SystemEntry& s, LocalService* only, uint32_t astat,
     if (c != conns_.end()) c->second->out.append_record(ErrorReply(p.xid, astat).span());
     return true;
   });
-  if (s.pending.empty()) s.deadlines.clear();
   if (n != 0) {
     log(std::to_string(n) + " call(s) in flight to " + s.name + " answered " +
         (astat == kSystemErr ? "SYSTEM_ERR" : "PROG_UNAVAIL") + ": " + why);

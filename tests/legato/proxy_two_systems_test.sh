@@ -9,6 +9,8 @@
 #     the registry Bob's proxy registered with, as clnt_create finds any local service;
 #   - many calls in flight (ringrpc-bench, 4 x 16 pipelined) with no error;
 #   - keep-alives answered both ways, period after period;
+#   - a call the server never answers gets SYSTEM_ERR at Bob's call timeout (1 s here), and the
+#     late answer, when it comes, is dropped;
 #   - a link drop with calls in flight (Alice's server stopped, then Alice's proxy killed): the
 #     call fails at once with "RPC: Remote system error", never hangs; calls while the link is
 #     down fail at once with "RPC: Program unavailable"; Alice comes back and Bob reconnects,
@@ -48,7 +50,7 @@ port=$(link_port alice Bob)
 tool bob set binding squareClient Alice squareServer
 tool bob set binding echoClient Alice echoServer
 tool bob set link Alice LinkToAlice "127.0.0.1 $port"
-start_proxy bob "${timers[@]}"
+start_proxy bob "${timers[@]}" --call-timeout 1000
 sqp=$(local_port bob squareClient)
 ecp=$(local_port bob echoClient)
 
@@ -82,6 +84,20 @@ jq -e '[.bindings[] | select(.serviceName == "squareClient") | .stats.calls > 10
 wait_for 5 bob '.systems[0].keepalivesAnswered >= 3' || fail "Bob's keep-alives: $(status bob)"
 wait_for 5 alice '.systems[0].keepalivesAnswered >= 3' || fail "Alice's keep-alives: $(status alice)"
 jq -e '.systems[0].downs == 0' <(status bob) >/dev/null || fail "the link dropped: $(status bob)"
+
+# --- a call nobody answers ---------------------------------------------------------------------
+kill -STOP "$pid_tirpc"
+t0=$SECONDS
+if "$peer" client-square-once tcp "$sqp" 2>"$work/timeout.err"; then
+  kill -CONT "$pid_tirpc"
+  fail "a call to a stopped server succeeded"
+fi
+kill -CONT "$pid_tirpc"
+[ $((SECONDS - t0)) -le 4 ] || fail "the call timeout took $((SECONDS - t0)) s"
+grep -q "RPC: Remote system error" "$work/timeout.err" || fail "timed out call: $(cat "$work/timeout.err")"
+grep -q "had no answer within the call timeout" "$work/bob.err" || fail "Bob did not log the timeout"
+wait_for 3 bob '.systems[0].unmatched >= 1' || fail "the late answer was not dropped: $(status bob)"
+"$peer" client-square tcp "$sqp" >/dev/null || fail "SQUARE after the timeout"
 
 # --- link drop with a call in flight ----------------------------------------------------------
 kill -STOP "$pid_tirpc"  # the server holds the call: it is in flight when the link goes
