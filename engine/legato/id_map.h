@@ -110,7 +110,7 @@ class IdMap {
   }
   void grow() {
     std::vector<Slot> old = std::move(slots_);
-    slots_.assign(old.size() * 2, Slot{});
+    slots_ = std::vector<Slot>(old.size() * 2);
     size_ = 0;
     for (Slot& s : old) {
       if (s.used) put(s.key, std::move(s.value));

@@ -194,17 +194,27 @@ class Proxy::Tick final : public transport::Timer {
   Proxy& p_;
 };
 
-// A client extern: local clients call it here; it runs on the bound system.
-struct Proxy::LocalService final : transport::AcceptHandler {
+// A client extern: local clients call it here (TCP and UDP on one port); it runs on the bound
+// system.
+struct Proxy::LocalService final : transport::AcceptHandler, transport::DatagramHandler {
   LocalService(Proxy& p, const Extern& e) : proxy(p), ext(e) {
     protocol_id = oncrpc_protocol_id(e.program, e.version);
   }
   void on_accept(int fd, const transport::SockAddr& peer) override;
+  void on_datagram(transport::Datagram&, std::span<const uint8_t> data,
+                   const transport::SockAddr& from, bool truncated, const Buffer&) override {
+    if (truncated) {
+      ++stats.errors;  // a call longer than a receive buffer: no server could take it either
+      return;
+    }
+    proxy.local_call(*this, 0, &from, data);
+  }
 
   Proxy& proxy;
   const Extern& ext;
   std::string protocol_id;
   transport::Listener* listener = nullptr;
+  transport::Datagram* udp = nullptr;
   transport::SockAddr bound;
   std::string system;          // the binding: empty when unbound
   SystemEntry* sys = nullptr;  // systems_[system] when there is one (kept by apply())
@@ -218,7 +228,7 @@ struct Proxy::LocalConn final : transport::StreamHandler {
       : proxy(p), svc(s), id(i), reader(xdr::RecordOptions{max_record}), out(p.loop_) {}
   void on_data(transport::Stream& s, std::span<const uint8_t> data, const Buffer&) override {
     if (!read_records(reader, s, data,
-                      [&](std::span<const uint8_t> r) { proxy.local_call(*this, r); })) {
+                      [&](std::span<const uint8_t> r) { proxy.local_call(svc, id, nullptr, r); })) {
       ++svc.stats.errors;
       proxy.log(svc.ext.alias + ": a local client sent a broken record stream (" +
                 reader.error().to_string() + "); its connection is closed");
@@ -316,11 +326,12 @@ struct Proxy::RemoteServer final : transport::StreamHandler, transport::Timer {
 
 // A call from a local client, in flight on a link.
 struct PendingLocal {
-  uint64_t conn = 0;
+  uint64_t conn = 0;    // the client's connection; 0 for a datagram from `from`
   void* svc = nullptr;  // LocalService*
   uint32_t xid = 0;
   uint32_t service_id = 0;
   TimePoint start;
+  std::unique_ptr<transport::SockAddr> from;  // UDP only: TCP calls do not pay for an address
 };
 
 struct Proxy::SystemEntry final : ServicesHandler {
@@ -496,6 +507,14 @@ bool Proxy::start(std::string* error) {
         return false;
       }
       svc->listener = loop_.add_listener(fd, *svc);
+      transport::SockAddr ua = svc->bound;
+      int ufd = transport::bind_datagram(ua, {}, err);
+      if (ufd < 0) {
+        *error = e.alias + ": cannot bind UDP " + ua.to_string() + ": " + err.to_string();
+        loop_.close_listener(svc->listener);
+        return false;
+      }
+      svc->udp = loop_.add_datagram(ufd, *svc);
       locals_.push_back(std::move(svc));
     } else {
       remotes_.push_back(std::make_unique<RemoteServer>(*this, e));
@@ -564,6 +583,8 @@ void Proxy::stop() {
   for (auto& svc : locals_) {
     if (svc->listener != nullptr) loop_.close_listener(svc->listener);
     svc->listener = nullptr;
+    if (svc->udp != nullptr) loop_.close_datagram(svc->udp);
+    svc->udp = nullptr;
     if (svc->registered) {
       const uint32_t prog = svc->ext.local_program, vers = svc->ext.local_version;
       std::string sock = options_.registry_socket;
@@ -620,8 +641,7 @@ void Proxy::tick() {
       if (now - p.start < options_.call_timeout) return false;
       auto* svc = static_cast<LocalService*>(p.svc);
       ++svc->stats.errors;
-      auto c = conns_.find(p.conn);
-      if (c != conns_.end()) c->second->out.append_record(ErrorReply(p.xid, kSystemErr).span());
+      reply_local(*svc, p.conn, p.from.get(), ErrorReply(p.xid, kSystemErr).span());
       return true;
     });
     if (expired != 0) {
@@ -776,9 +796,11 @@ void Proxy::update_registration(LocalService& svc) {
              "): local clients must be given the port";
     } else if (want) {
       auto r = reg.value()->set(prog, vers, "tcp", uaddr);
-      if (r.ok() && r.value()) {
+      auto ru = reg.value()->set(prog, vers, "udp", uaddr);
+      if (r.ok() && r.value() && ru.ok() && ru.value()) {
         line = alias + ": registered program " + std::to_string(prog) + " version " +
-               std::to_string(vers) + " tcp " + uaddr + " with the " + reg.value()->describe();
+               std::to_string(vers) + " tcp and udp " + uaddr + " with the " +
+               reg.value()->describe();
       } else {
         line = alias + ": the registry refused program " + std::to_string(prog) + " version " +
                std::to_string(vers) +
@@ -798,8 +820,27 @@ void Proxy::update_registration(LocalService& svc) {
 
 // --- the data path ---------------------------------------------------------------------------
 
-void Proxy::local_call(LocalConn& c, std::span<const uint8_t> rec) {
-  LocalService& svc = c.svc;
+void Proxy::reply_local(LocalService& svc, uint64_t conn, const transport::SockAddr* from,
+                        std::span<const uint8_t> msg) {
+  if (conn != 0) {
+    auto c = conns_.find(conn);
+    if (c != conns_.end()) c->second->out.append_record(msg);
+    return;
+  }
+  if (from == nullptr || svc.udp == nullptr) return;
+  xdr::OutMessage out;
+  xdr::EncodeOptions raw;
+  raw.record_mark = false;
+  {
+    xdr::XdrWriter w(loop_.send_pool(), out, raw);
+    if (!w.put_bytes(msg.data(), msg.size()) || !w.finish()) return;
+  }
+  // A datagram the kernel refuses is lost, as any UDP reply may be; the client retransmits.
+  (void)svc.udp->send_to(out, *from);
+}
+
+void Proxy::local_call(LocalService& svc, uint64_t conn, const transport::SockAddr* from,
+                       std::span<const uint8_t> rec) {
   if (rec.size() < 24 || be32(rec.data() + 4) != kCall) {
     // What libtirpc's server does with a record that is no call: nothing.
     ++svc.stats.errors;
@@ -808,7 +849,7 @@ void Proxy::local_call(LocalConn& c, std::span<const uint8_t> rec) {
   const uint32_t xid = be32(rec.data());
   auto reply = [&](const ErrorReply& r) {
     ++svc.stats.errors;
-    c.out.append_record(r.span());
+    reply_local(svc, conn, from, r.span());
   };
   if (be32(rec.data() + 8) != 2) return reply(ErrorReply::rpc_mismatch(xid));
   if (be32(rec.data() + 12) != svc.ext.local_program) return reply(ErrorReply(xid, kProgUnavail));
@@ -831,8 +872,9 @@ void Proxy::local_call(LocalConn& c, std::span<const uint8_t> rec) {
                          rec.subspan(sizeof head))) {
     return reply(ErrorReply(xid, kSystemErr));
   }
-  const TimePoint now = Clock::now();
-  s.pending.put(id, {c.id, &svc, xid, w->service_id, now});
+  PendingLocal p{conn, &svc, xid, w->service_id, Clock::now(), nullptr};
+  if (from != nullptr) p.from = std::make_unique<transport::SockAddr>(*from);
+  s.pending.put(id, std::move(p));
   svc.stats.bytes_out += rec.size();
 }
 
@@ -842,10 +884,9 @@ void Proxy::deliver_response(SystemEntry& s, Message& m, Want& w) {
     ++s.unmatched;
     return;  // its call timed out, or was failed when the binding changed
   }
-  const PendingLocal p = *found;
+  PendingLocal p = std::move(*found);
   s.pending.erase(m.header.id);
   auto* svc = static_cast<LocalService*>(p.svc);
-  auto c = conns_.find(p.conn);
   std::span<const uint8_t> msg;
   if (!unwrap_rpc_message(m.body, msg) || msg.size() < 12 || be32(msg.data()) != p.xid ||
       be32(msg.data() + 4) != kReply) {
@@ -853,13 +894,13 @@ void Proxy::deliver_response(SystemEntry& s, Message& m, Want& w) {
     ++svc->stats.errors;
     log(s.name + " answered a call on " + w.local_alias +
         " with something that is not its RPC reply: the client gets SYSTEM_ERR");
-    if (c != conns_.end()) c->second->out.append_record(ErrorReply(p.xid, kSystemErr).span());
+    reply_local(*svc, p.conn, p.from.get(), ErrorReply(p.xid, kSystemErr).span());
     return;
   }
   ++svc->stats.calls;
   svc->stats.bytes_in += msg.size();
   svc->stats.latency.record(micros_since(p.start));
-  if (c != conns_.end()) c->second->out.append_record(msg);
+  reply_local(*svc, p.conn, p.from.get(), msg);
 }
 
 void Proxy::fail_pending(SystemEntry& s, LocalService* only, uint32_t astat,
@@ -868,8 +909,7 @@ void Proxy::fail_pending(SystemEntry& s, LocalService* only, uint32_t astat,
     if (only != nullptr && p.svc != only) return false;
     auto* svc = static_cast<LocalService*>(p.svc);
     ++svc->stats.errors;
-    auto c = conns_.find(p.conn);
-    if (c != conns_.end()) c->second->out.append_record(ErrorReply(p.xid, astat).span());
+    reply_local(*svc, p.conn, p.from.get(), ErrorReply(p.xid, astat).span());
     return true;
   });
   if (n != 0) {
@@ -1158,7 +1198,8 @@ std::string Proxy::describe_listeners() const {
   if (!options_.control_path.empty()) out = "control=" + options_.control_path;
   for (auto& l : locals_) {
     if (!out.empty()) out += ' ';
-    out += l->ext.alias + " tcp=" + std::to_string(l->bound.port());
+    out += l->ext.alias + " tcp=" + std::to_string(l->bound.port()) +
+           " udp=" + std::to_string(l->bound.port());
   }
   return out;
 }

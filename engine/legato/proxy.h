@@ -2,13 +2,13 @@
 // (engine/legato/DESIGN.md "The proxy").
 //
 // One Proxy runs on one event loop and holds:
-//  - for every *client* extern (a service that runs elsewhere), a local TCP listener that accepts
-//    ONC RPC calls from local clients; while a binding names it, the program and version it
-//    appears as are registered with the host's registry, and each call goes as a CLIENT_REQUEST
-//    to the bound system over that system's link, its reply coming back as SERVER_RESPONSE.
-//    A call that cannot go (no binding, the service not connected, the link down) is answered at
-//    once with PROG_UNAVAIL; calls in flight when the link or the service goes are answered with
-//    SYSTEM_ERR, as are calls that outlive the call timeout.
+//  - for every *client* extern (a service that runs elsewhere), a local TCP listener and UDP
+//    socket (one port) that accept ONC RPC calls from local clients; while a binding names it, the
+//    program and version it appears as are registered with the host's registry, and each call goes
+//    as a CLIENT_REQUEST to the bound system over that system's link, its reply coming back as
+//    SERVER_RESPONSE. A call that cannot go (no binding, the service not connected, the link down)
+//    is answered at once with PROG_UNAVAIL; calls in flight when the link or the service goes are
+//    answered with SYSTEM_ERR, as are calls that outlive the call timeout.
 //  - for every *server* extern (a server on this host), one connection to the real server,
 //    found through the registry or at its declared address, kept up while the proxy runs. Every
 //    system may connect to it (Legato's clientReferences); calls from all of them share the
@@ -116,8 +116,11 @@ class Proxy {
   void update_registration(LocalService& svc);
   void tick();
 
-  // Local client -> link.
-  void local_call(LocalConn& c, std::span<const uint8_t> record);
+  // Local client -> link: a record from connection `conn`, or a datagram from `from`.
+  void local_call(LocalService& svc, uint64_t conn, const transport::SockAddr* from,
+                  std::span<const uint8_t> record);
+  void reply_local(LocalService& svc, uint64_t conn, const transport::SockAddr* from,
+                   std::span<const uint8_t> msg);
   // Link -> local client.
   void deliver_response(SystemEntry& s, Message& m, Want& w);
   void fail_pending(SystemEntry& s, LocalService* only, uint32_t astat, const std::string& why);

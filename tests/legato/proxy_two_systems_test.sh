@@ -5,8 +5,9 @@
 # on Bob call SQUARE and ECHO through Bob -> Alice. Short timers (300 ms keep-alive) so that
 # everything Legato does over minutes happens in seconds:
 #   - the handshake: both bindings CONNECTED, the link UP, in ringrpc-tool's rpctool output;
-#   - calls: libtirpc's clients unchanged, by port, and (as root with port 111 free) through
-#     the registry Bob's proxy registered with, as clnt_create finds any local service;
+#   - calls: libtirpc's clients unchanged, over TCP and UDP, by port, and (as root with port 111
+#     free) through the registry Bob's proxy registered with, as clnt_create and rpcinfo find
+#     any local service;
 #   - many calls in flight (ringrpc-bench, 4 x 16 pipelined) with no error;
 #   - keep-alives answered both ways, period after period;
 #   - a call the server never answers gets SYSTEM_ERR at Bob's call timeout (1 s here), and the
@@ -68,10 +69,18 @@ grep -q "binding squareClient: connected to squareServer on Alice" "$work/bob.er
 # --- calls ------------------------------------------------------------------------------------
 "$peer" client-square tcp "$sqp" >/dev/null || fail "libtirpc SQUARE through the proxies"
 "$peer" client-echo tcp "$ecp" >/dev/null || fail "libtirpc ECHO (up to 200 KB) through the proxies"
+# UDP, as rpcgen's sample clients call: the same port, each datagram one call.
+"$peer" client-square udp "$sqp" >/dev/null || fail "libtirpc SQUARE over UDP through the proxies"
+"$peer" client-echo udp "$ecp" >/dev/null || fail "libtirpc ECHO over UDP through the proxies"
 if [ $registry = yes ]; then
   rpcinfo -p 127.0.0.1 | grep -Eq "^ +$sq +1 +tcp +$sqp( |$)" ||
     fail "Bob's proxy did not register SQUARE with the registry: $(rpcinfo -p 127.0.0.1)"
+  rpcinfo -p 127.0.0.1 | grep -Eq "^ +$sq +1 +udp +$sqp( |$)" ||
+    fail "Bob's proxy did not register SQUARE over UDP: $(rpcinfo -p 127.0.0.1)"
   "$peer" client-bind tcp >/dev/null || fail "libtirpc clnt_create through the registry to Bob's proxy"
+  "$peer" client-bind udp >/dev/null || fail "libtirpc clnt_create over UDP to Bob's proxy"
+  rpcinfo -u 127.0.0.1 $sq 1 >/dev/null || fail "rpcinfo -u through Bob's proxy"
+  rpcinfo -t 127.0.0.1 $sq 1 >/dev/null || fail "rpcinfo -t through Bob's proxy"
 fi
 "$bin/ringrpc-bench" --port "$sqp" --prog $sq --proc 1 --args-hex 00000007 --connections 4 \
   --depth 16 --duration 1 --warmup 0 --json "$work/bench.json" >/dev/null
