@@ -1,6 +1,8 @@
 #include "engine/legato/proxy.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -97,6 +99,19 @@ bool read_records(xdr::RecordReader& reader, transport::Stream& s, std::span<con
     fn(r.data);
   }
   return true;
+}
+
+// True when something accepts connections on the Unix socket at `path`.
+bool socket_answers(const std::string& path) {
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  if (path.size() >= sizeof sun.sun_path) return false;
+  std::memcpy(sun.sun_path, path.data(), path.size());
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0;
+  ::close(fd);
+  return ok;
 }
 
 uint64_t micros_since(TimePoint t) {
@@ -522,8 +537,14 @@ bool Proxy::start(std::string* error) {
   }
   if (!options_.control_path.empty()) {
     struct stat st {};
-    if (::lstat(options_.control_path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
-      ::unlink(options_.control_path.c_str());
+    if (::lstat(options_.control_path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+      if (socket_answers(options_.control_path)) {
+        *error = "another ringrpc-proxy answers on " + options_.control_path +
+                 " (give this one its own with --control)";
+        return false;
+      }
+      ::unlink(options_.control_path.c_str());  // left by a proxy that did not stop cleanly
+    }
     transport::SockAddr a;
     if (!transport::SockAddr::unix_path(options_.control_path, a)) {
       *error = "control socket path too long: " + options_.control_path;
@@ -744,7 +765,10 @@ void Proxy::apply(const RuntimeConfig& cfg) {
       if (lo.role == LinkRole::kListen && lo.address.is_unix()) {
         struct stat st {};
         std::string path = lo.address.host_string();
-        if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
+        // A stale socket file is removed; a live one (another proxy's) is left, and the bind
+        // fails with a message.
+        if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && !socket_answers(path))
+          ::unlink(path.c_str());
       }
       ref.started = ref.services->start(&why);
       if (!ref.started) {
