@@ -68,8 +68,9 @@ bool unwrap_rpc_message(std::span<const uint8_t> body, std::span<const uint8_t>&
   } else {
     return false;  // indefinite or reserved
   }
-  // Exactly the string, then the break: nothing before or after it in the array.
-  if (n != body.size() - at - 1) return false;
+  // Exactly the string, then the break: nothing before or after it in the array. (The break
+  // must still be there after the length's bytes: else body.size() - at - 1 wraps round.)
+  if (body.size() < at + 1 || n != body.size() - at - 1) return false;
   message = body.subspan(at, static_cast<size_t>(n));
   return true;
 }

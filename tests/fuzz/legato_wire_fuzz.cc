@@ -1,16 +1,31 @@
 // Fuzzes Legato rpcProxy's message reader: the input is a link's byte stream. Properties: the
 // messages, and whether the stream fails, are the same whole, a byte at a time and in a pattern
 // of chunks; every message read encodes back (the fixed-width names may lose bytes after their
-// NUL, nothing else) and reads back as itself; no body exceeds the limit.
+// NUL, nothing else) and reads back as itself; no body exceeds the limit. Bodies (and the raw
+// input itself) go through oncrpc.h's unwrap: what it finds lies inside the body and wraps back
+// to a body that unwraps to the same bytes.
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
+#include "engine/legato/oncrpc.h"
 #include "engine/legato/wire.h"
 #include "tests/fuzz/fuzz_check.h"
 
 using namespace ringrpc::legato;
 
 namespace {
+
+void check_unwrap(std::span<const uint8_t> body) {
+  std::span<const uint8_t> msg;
+  if (!unwrap_rpc_message(body, msg)) return;
+  FUZZ_CHECK(msg.data() >= body.data() && msg.data() + msg.size() <= body.data() + body.size());
+  FUZZ_CHECK(msg.size() + 3 <= body.size());
+  const std::vector<uint8_t> again = wrap_rpc_message(msg);
+  std::span<const uint8_t> msg2;
+  FUZZ_CHECK(unwrap_rpc_message(again, msg2));
+  FUZZ_CHECK(std::equal(msg.begin(), msg.end(), msg2.begin(), msg2.end()));
+}
 
 struct Outcome {
   std::vector<std::vector<uint8_t>> encoded;
@@ -30,6 +45,7 @@ Outcome run(std::span<const uint8_t> stream, size_t step) {
     MessageReader::Status st;
     while ((st = r.next(in, m)) == MessageReader::Status::kMessage) {
       FUZZ_CHECK(m.body.size() <= 4096);
+      check_unwrap(m.body);
       std::vector<uint8_t> bytes;
       FUZZ_CHECK(encode(m, bytes));
       MessageReader again(ReaderLimits{4096, 16});
@@ -52,6 +68,7 @@ Outcome run(std::span<const uint8_t> stream, size_t step) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::span<const uint8_t> stream(data, size);
+  check_unwrap(stream);
   const Outcome whole = run(stream, 0);
   FUZZ_CHECK(run(stream, 1) == whole);
   FUZZ_CHECK(run(stream, 7) == whole);

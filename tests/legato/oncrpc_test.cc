@@ -64,5 +64,20 @@ TEST(OncRpcOverLegato, OtherBodiesAreRefused) {
   EXPECT_EQ(out.size(), 2u);
 }
 
+// A length whose bytes run to the end of the body, with no room left for the break: the
+// arithmetic on what is left must not wrap round (it once could, for eight 0xFF bytes).
+TEST(OncRpcOverLegato, LengthRunningToTheEndIsRefused) {
+  std::span<const uint8_t> msg;
+  const std::vector<uint8_t> b8 = {0x9f, 0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  EXPECT_FALSE(unwrap_rpc_message(b8, msg));
+  const std::vector<uint8_t> b1 = {0x9f, 0x58, 0xff};
+  EXPECT_FALSE(unwrap_rpc_message(b1, msg));
+  const std::vector<uint8_t> b2 = {0x9f, 0x59, 0x00, 0xff};
+  EXPECT_FALSE(unwrap_rpc_message(b2, msg));
+  const std::vector<uint8_t> ok = {0x9f, 0x58, 0x00, 0xff};  // a non-shortest length is fine
+  ASSERT_TRUE(unwrap_rpc_message(ok, msg));
+  EXPECT_TRUE(msg.empty());
+}
+
 }  // namespace
 }  // namespace ringrpc::legato
