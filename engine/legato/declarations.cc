@@ -146,13 +146,13 @@ std::optional<Declarations> Declarations::parse(std::string_view text, std::stri
       // Legato writes the component in parentheses: LinkToBob = (networkSocket).
       if (kind.size() > 2 && kind.front() == '(' && kind.back() == ')')
         kind = kind.substr(1, kind.size() - 2);
-      if (kind != "networkSocket") {
-        return fail("unknown link kind \"" + std::string(kind) +
-                    "\" (this build has: networkSocket)");
+      if (find_link_kind(kind) == nullptr) {
+        return fail("unknown link kind " + quoted(kind) + " (this build has: " + link_kind_names() +
+                    ")");
       }
       l.kind = std::string(kind);
       if (w.size() != 4 || (w[3] != "listen" && w[3] != "connect"))
-        return fail("expected: " + l.name + " = networkSocket listen|connect");
+        return fail("expected: " + l.name + " = " + l.kind + " listen|connect");
       l.role = w[3] == "listen" ? LinkRole::kListen : LinkRole::kConnect;
       if (d.find_link(l.name) != nullptr) return fail("link \"" + l.name + "\" declared twice");
       d.links.push_back(std::move(l));

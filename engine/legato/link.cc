@@ -52,6 +52,28 @@ bool parse_link_parameters(std::string_view params, SockAddr& out, std::string* 
   return true;
 }
 
+namespace {
+constexpr LinkKind kLinkKinds[] = {
+    {"networkSocket", parse_link_parameters},
+};
+}  // namespace
+
+const LinkKind* find_link_kind(std::string_view name) {
+  for (const LinkKind& k : kLinkKinds) {
+    if (k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+std::string link_kind_names() {
+  std::string out;
+  for (const LinkKind& k : kLinkKinds) {
+    if (!out.empty()) out += ", ";
+    out += k.name;
+  }
+  return out;
+}
+
 // Forwards a stream's callbacks to its Link while the Link wants them, and frees itself when the
 // stream is gone: the loop may call it after the Link has been destroyed.
 class Link::Sink final : public transport::StreamHandler {

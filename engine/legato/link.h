@@ -47,6 +47,18 @@ const char* to_string(LinkState s) noexcept;  // "NOT STARTED", "DOWN", "UP", as
 // reason, on anything else.
 bool parse_link_parameters(std::string_view params, transport::SockAddr& out, std::string* error);
 
+// The le_comm seam (reference 2.1): a link kind, named in the declarations' links: section, turns
+// the link's argument string into the address a Link listens on or connects to. Every kind is a
+// stream socket the event loop runs, so the framing, keep-alive and reconnect above it are the
+// same for all. networkSocket is Legato's one plug-in; here it also takes IPv6 literals and
+// "unix PATH" (parse_link_parameters).
+struct LinkKind {
+  std::string_view name;
+  bool (*parse)(std::string_view params, transport::SockAddr& out, std::string* error);
+};
+const LinkKind* find_link_kind(std::string_view name);
+std::string link_kind_names();  // for messages: "networkSocket"
+
 struct LinkOptions {
   std::string peer_name;  // our name for the remote system: the systemName of our keep-alives
   LinkRole role = LinkRole::kConnect;

@@ -745,7 +745,7 @@ void Proxy::apply(const RuntimeConfig& cfg) {
     std::string why;
     if (decl == nullptr) {
       s->error = "no link named \"" + cfg_sys->link_name + "\" is declared";
-    } else if (!parse_link_parameters(cfg_sys->parameters, lo.address, &why)) {
+    } else if (!find_link_kind(decl->kind)->parse(cfg_sys->parameters, lo.address, &why)) {
       s->error = "link parameters \"" + cfg_sys->parameters + "\": " + why;
     } else {
       lo.peer_name = name;
