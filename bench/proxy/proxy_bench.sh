@@ -12,6 +12,7 @@
 # usage: proxy_bench.sh BIN_DIR [--rounds N] [--duration S] [--connections C] [--depth D]
 #                                [--workload null|square|echo4k|echo64k] [--threads T]
 #                                [--link tcp|unix]    (the link: networkSocket's TCP, or Unix)
+# PROXY_OPTS in the environment adds options to both proxies (e.g. "--backend epoll").
 set -euo pipefail
 bin=$1
 shift
@@ -25,7 +26,7 @@ while [ $# -gt 0 ]; do
     --workload) workload=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --link) link=$2; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "proxy_bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -51,7 +52,7 @@ case $link in
   unix) tool alice set link Bob LinkToBob "unix $work/link.sock" ;;
   *) fail "unknown link $link (tcp, unix)" ;;
 esac
-start_proxy alice --no-register --quiet
+start_proxy alice --no-register --quiet ${PROXY_OPTS:-}
 tool bob set binding squareClient Alice squareServer
 tool bob set binding echoClient Alice echoServer
 if [ "$link" = tcp ]; then
@@ -59,7 +60,7 @@ if [ "$link" = tcp ]; then
 else
   tool bob set link Alice LinkToAlice "unix $work/link.sock"
 fi
-start_proxy bob --no-register --quiet --retry 200
+start_proxy bob --no-register --quiet --retry 200 ${PROXY_OPTS:-}
 wait_for 10 bob '[.bindings[].connected] | all' || fail "Bob's bindings did not connect: $(status bob)"
 
 if [ "$prog" = "$sq" ]; then direct=$(field square tcp) proxied=$(local_port bob squareClient)
