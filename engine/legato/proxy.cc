@@ -248,7 +248,11 @@ struct Proxy::LocalConn final : transport::StreamHandler {
       proxy.log(svc.ext.alias + ": a local client sent a broken record stream (" +
                 reader.error().to_string() + "); its connection is closed");
     }
+    if (!s.closing() && s.congested()) s.pause_reading();
   }
+  // A client that sends calls and does not read the replies stops being read once its replies
+  // pile up past the stream's high-water mark, so it cannot make the proxy hold without bound.
+  void on_drained(transport::Stream& s) override { s.resume_reading(); }
   void on_closed(transport::Stream&, int) override {
     proxy.conns_.erase(id);
     delete this;

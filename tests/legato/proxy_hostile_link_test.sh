@@ -9,6 +9,8 @@
 #     request for a service id nobody connected, and an unsolicited response: each is reported
 #     and answered or dropped, and the link stays UP; a valid NULL call in between is answered.
 # Then the real Bob connects and SQUARE works: nothing crashed, nothing was lost for others.
+# Last, a local client of Bob's that sends two million calls and reads no reply does not make Bob's
+# memory grow without bound.
 #
 # usage: proxy_hostile_link_test.sh BIN_DIR TIRPC_PEER
 set -euo pipefail
@@ -105,4 +107,22 @@ tool bob set link Alice LinkToAlice "127.0.0.1 $port"
 start_proxy bob --no-register --retry 200 --resend 200
 wait_for 5 bob '.bindings[0].connected' || fail "Bob did not connect after the attacks: $(status bob)"
 "$peer" client-square tcp "$(local_port bob squareClient)" >/dev/null || fail "SQUARE after the attacks"
+
+# --- a local client that calls and never reads -------------------------------------------------
+# 2^21 NULL calls (92 MB) on one connection, no reply read: Bob stops reading the connection once
+# its replies pile up past the high-water mark, so its memory stays bounded (what it grows by is
+# its receive-buffer pool and call table reaching their working size, ~18 MB; without the
+# back-pressure it grows by ~70 MB).
+{ be32 $((0x80000028)); null_call; } >"$work/calls"
+for _ in $(seq 21); do cat "$work/calls" "$work/calls" >"$work/calls2"; mv "$work/calls2" "$work/calls"; done
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+before=$(rss "$pid_bob")
+exec 4<>"/dev/tcp/127.0.0.1/$(local_port bob squareClient)"
+timeout 10 cat "$work/calls" >&4 || true  # blocks for good once Bob stops reading
+sleep 0.5
+after=$(rss "$pid_bob")
+exec 4>&-
+[ $((after - before)) -lt 40960 ] ||
+  fail "Bob's memory grew by $((after - before)) KiB for a client that never reads"
+"$peer" client-square tcp "$(local_port bob squareClient)" >/dev/null || fail "SQUARE after the non-reader"
 echo "$test_name: ok"
