@@ -94,6 +94,10 @@ class Link::Sink final : public transport::StreamHandler {
       s.close();
     }
   }
+  void on_drained(Stream& s) override {
+    (void)s;
+    if (link_ != nullptr && link_->state_ == LinkState::kUp) link_->handler_.on_link_drained();
+  }
   void on_closed(Stream& s, int err) override {
     if (link_ != nullptr) link_->on_closed(s, err);
     delete this;

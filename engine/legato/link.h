@@ -86,6 +86,8 @@ class LinkHandler {
   // Any message but a keep-alive. False, with the reason, takes the link down: Legato drops the
   // link on every protocol error.
   virtual bool on_message(Message& m, std::string* why) = 0;
+  // The link's send queue, once over its high-water mark (congested()), has emptied.
+  virtual void on_link_drained() {}
 };
 
 class Link final : public transport::AcceptHandler {
@@ -113,6 +115,9 @@ class Link final : public transport::AcceptHandler {
   uint32_t next_id() noexcept { return ++ids_; }
 
   LinkState state() const noexcept { return state_; }
+  // More is queued than the peer has taken (Stream::kHighWater): senders should hold back until
+  // the handler's on_link_drained().
+  bool congested() const noexcept { return stream_ != nullptr && stream_->congested(); }
   const std::string& last_error() const noexcept { return last_error_; }
   const LinkStats& stats() const noexcept { return stats_; }
   // The bound address of a listening link (its port when 0 was asked for).

@@ -249,6 +249,7 @@ struct Proxy::LocalConn final : transport::StreamHandler {
                 reader.error().to_string() + "); its connection is closed");
     }
     if (!s.closing() && s.congested()) s.pause_reading();
+    proxy.hold_if_link_congested(*this);
   }
   // A client that sends calls and does not read the replies stops being read once its replies
   // pile up past the stream's high-water mark, so it cannot make the proxy hold without bound.
@@ -415,7 +416,9 @@ struct Proxy::SystemEntry final : ServicesHandler {
   void on_link_down(const std::string& why) override {
     proxy.log("link to " + name + " (" + link_name + ") is DOWN: " + why);
     proxy.fail_pending(*this, nullptr, kSystemErr, "the link went down");
+    proxy.release_held(*this);
   }
+  void on_link_drained() override { proxy.release_held(*this); }
 
   Proxy& proxy;
   std::string name;
@@ -426,6 +429,8 @@ struct Proxy::SystemEntry final : ServicesHandler {
   std::unique_ptr<Services> services;
   bool started = false;
   IdMap<PendingLocal> pending;
+  std::vector<uint64_t> held;  // local connections not read while the link is congested
+  uint64_t holds = 0;
   uint64_t unmatched = 0;
   uint64_t malformed = 0;
 };
@@ -709,6 +714,7 @@ void Proxy::apply(const RuntimeConfig& cfg) {
     log(d == want_systems.end() ? "system " + s.name + " removed from the configuration"
                                 : "system " + s.name + ": link changed, reconnecting");
     fail_pending(s, nullptr, kSystemErr, "the system's configuration changed");
+    release_held(s);
     if (s.services) s.services->stop();
     by_gen_.erase(s.gen);
     for (auto& svc : locals_) {
@@ -904,6 +910,25 @@ void Proxy::local_call(LocalService& svc, uint64_t conn, const transport::SockAd
   if (from != nullptr) p.from = std::make_unique<transport::SockAddr>(*from);
   s.pending.put(id, std::move(p));
   svc.stats.bytes_out += rec.size();
+}
+
+void Proxy::hold_if_link_congested(LocalConn& c) {
+  SystemEntry* s = c.svc.sys;
+  if (s == nullptr || !s->services || !s->services->link().congested()) return;
+  if (c.stream == nullptr || c.stream->closing() || c.stream->reading_paused()) return;
+  c.stream->pause_reading();
+  s->held.push_back(c.id);
+  ++s->holds;
+}
+
+void Proxy::release_held(SystemEntry& s) {
+  for (uint64_t id : s.held) {
+    auto c = conns_.find(id);
+    if (c == conns_.end() || c->second->stream == nullptr) continue;
+    transport::Stream& st = *c->second->stream;
+    if (!st.closing() && !st.congested()) st.resume_reading();
+  }
+  s.held.clear();
 }
 
 void Proxy::deliver_response(SystemEntry& s, Message& m, Want& w) {
@@ -1156,13 +1181,14 @@ std::string Proxy::status_json() const {
     const SystemEntry* s = sit != systems_.end() ? sit->second.get() : nullptr;
     std::string state = "NOT STARTED", error;
     LinkStats ls;
-    uint64_t pending = 0, unmatched = 0, malformed = 0;
+    uint64_t pending = 0, unmatched = 0, malformed = 0, holds = 0;
     std::string local;
     if (s != nullptr) {
       error = s->error;
       pending = s->pending.size();
       unmatched = s->unmatched;
       malformed = s->malformed;
+      holds = s->holds;
       if (s->services && s->started) {
         const Link& l = s->services->link();
         state = to_string(l.state());
@@ -1178,6 +1204,7 @@ std::string Proxy::status_json() const {
            ", \"inFlight\": " + std::to_string(pending) +
            ", \"unmatched\": " + std::to_string(unmatched) +
            ", \"malformed\": " + std::to_string(malformed) +
+           ", \"clientsHeld\": " + std::to_string(holds) +
            ", \"messagesIn\": " + std::to_string(ls.messages_in) +
            ", \"messagesOut\": " + std::to_string(ls.messages_out) +
            ", \"bytesIn\": " + std::to_string(ls.bytes_in) +

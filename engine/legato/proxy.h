@@ -121,6 +121,9 @@ class Proxy {
                   std::span<const uint8_t> record);
   void reply_local(LocalService& svc, uint64_t conn, const transport::SockAddr* from,
                    std::span<const uint8_t> msg);
+  // Back-pressure: a local connection is not read while its system's link is congested.
+  void hold_if_link_congested(LocalConn& c);
+  void release_held(SystemEntry& s);
   // Link -> local client.
   void deliver_response(SystemEntry& s, Message& m, Want& w);
   void fail_pending(SystemEntry& s, LocalService* only, uint32_t astat, const std::string& why);

@@ -59,6 +59,7 @@ class ServicesHandler {
   virtual bool on_data(Message& m, Want* w, Offer* o, std::string* why) = 0;
   virtual void on_link_up() {}
   virtual void on_link_down(const std::string& why) { (void)why; }
+  virtual void on_link_drained() {}
 };
 
 class Services final : public LinkHandler {
@@ -95,6 +96,7 @@ class Services final : public LinkHandler {
   void on_link_up() override;
   void on_link_down(const std::string& why) override;
   bool on_message(Message& m, std::string* why) override;
+  void on_link_drained() override { handler_.on_link_drained(); }
 
  private:
   struct Resend;

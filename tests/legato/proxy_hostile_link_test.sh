@@ -10,7 +10,7 @@
 #     and answered or dropped, and the link stays UP; a valid NULL call in between is answered.
 # Then the real Bob connects and SQUARE works: nothing crashed, nothing was lost for others.
 # Last, a local client of Bob's that sends two million calls and reads no reply does not make Bob's
-# memory grow without bound.
+# memory grow without bound, nor does a link whose peer stops reading.
 #
 # usage: proxy_hostile_link_test.sh BIN_DIR TIRPC_PEER
 set -euo pipefail
@@ -103,6 +103,7 @@ exec 3>&-
 
 # --- the real peer ----------------------------------------------------------------------------
 tool bob set binding squareClient Alice squareServer
+tool bob set binding echoClient Alice echoServer
 tool bob set link Alice LinkToAlice "127.0.0.1 $port"
 start_proxy bob --no-register --retry 200 --resend 200
 wait_for 5 bob '.bindings[0].connected' || fail "Bob did not connect after the attacks: $(status bob)"
@@ -125,4 +126,24 @@ exec 4>&-
 [ $((after - before)) -lt 40960 ] ||
   fail "Bob's memory grew by $((after - before)) KiB for a client that never reads"
 "$peer" client-square tcp "$(local_port bob squareClient)" >/dev/null || fail "SQUARE after the non-reader"
+
+# --- a link that stops draining -----------------------------------------------------------------
+# Alice stopped (SIGSTOP; Legato's 120 s keep-alive keeps the link) under 64 KiB ECHOs: Bob's
+# queue to her passes the high-water mark and he stops reading his clients instead of queueing
+# without bound; once she goes on, the calls complete, none lost.
+wait_for 5 bob '[.bindings[].connected] | all' || fail "Bob's bindings: $(status bob)"
+"$bin/ringrpc-bench" --port "$(local_port bob echoClient)" --prog 824377345 --proc 1 \
+  --payload 65536 --connections 8 --depth 16 --duration 4 --warmup 0 --timeout 30000 \
+  --json "$work/bulk.json" >"$work/bulk.out" 2>&1 &
+bulk=$!
+sleep 1
+kill -STOP "$pid_alice"
+wait_for 3 bob '.systems[0].clientsHeld > 0' || { kill -CONT "$pid_alice"; fail "Bob did not hold back: $(status bob)"; }
+held_rss=$(rss "$pid_bob")
+sleep 1
+[ $(($(rss "$pid_bob") - held_rss)) -lt 8192 ] || { kill -CONT "$pid_alice"; fail "Bob kept queueing while held"; }
+kill -CONT "$pid_alice"
+wait "$bulk" || fail "the bulk load: $(cat "$work/bulk.out")"
+jq -e '.summary.errors == 0 and .summary.calls > 100' "$work/bulk.json" >/dev/null ||
+  fail "calls across the stall: $(jq -c .summary "$work/bulk.json")"
 echo "$test_name: ok"

@@ -8,7 +8,8 @@
 #   - calls: libtirpc's clients unchanged, over TCP and UDP, by port, and (as root with port 111
 #     free) through the registry Bob's proxy registered with, as clnt_create and rpcinfo find
 #     any local service;
-#   - many calls in flight (ringrpc-bench, 4 x 16 pipelined) with no error;
+#   - many calls in flight (ringrpc-bench, 4 x 16 pipelined SQUAREs, 8 x 16 64 KiB ECHOs) with
+#     no error;
 #   - keep-alives answered both ways, period after period;
 #   - a call the server never answers gets SYSTEM_ERR at Bob's call timeout (1 s here), and the
 #     late answer, when it comes, is dropped;
@@ -86,6 +87,12 @@ fi
   --depth 16 --duration 1 --warmup 0 --json "$work/bench.json" >/dev/null
 jq -e '.summary.errors == 0 and .summary.calls > 1000' "$work/bench.json" >/dev/null ||
   fail "pipelined calls through the proxies: $(jq -c .summary "$work/bench.json")"
+# Bulk: 8 x 16 ECHOs of 64 KiB in flight (8 MiB); nothing is lost or stuck. (A link that stops
+# draining: proxy_hostile_link_test.sh.)
+"$bin/ringrpc-bench" --port "$ecp" --prog $ec --proc 1 --payload 65536 --connections 8 \
+  --depth 16 --duration 1 --warmup 0 --json "$work/bulk.json" >/dev/null
+jq -e '.summary.errors == 0 and .summary.calls > 100' "$work/bulk.json" >/dev/null ||
+  fail "pipelined 64 KiB ECHOs through the proxies: $(jq -c .summary "$work/bulk.json")"
 jq -e '[.bindings[] | select(.serviceName == "squareClient") | .stats.calls > 1000] | all' \
   <(status bob) >/dev/null || fail "Bob's counters did not count the calls: $(status bob)"
 
