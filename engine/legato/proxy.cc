@@ -233,6 +233,8 @@ struct Proxy::LocalService final : transport::AcceptHandler, transport::Datagram
   transport::SockAddr bound;
   std::string system;          // the binding: empty when unbound
   SystemEntry* sys = nullptr;  // systems_[system] when there is one (kept by apply())
+  Want* want = nullptr;        // sys's want for this extern (kept by apply(), which alone
+                               // adds and removes wants)
   std::string remote_service;
   bool registered = false;
   CallStats stats;
@@ -604,7 +606,10 @@ void Proxy::stop() {
   }
   systems_.clear();
   by_gen_.clear();
-  for (auto& svc : locals_) svc->sys = nullptr;
+  for (auto& svc : locals_) {
+    svc->sys = nullptr;
+    svc->want = nullptr;
+  }
   for (auto& r : remotes_) {
     loop_.disarm(*r);
     r->pending.clear();
@@ -718,7 +723,10 @@ void Proxy::apply(const RuntimeConfig& cfg) {
     if (s.services) s.services->stop();
     by_gen_.erase(s.gen);
     for (auto& svc : locals_) {
-      if (svc->sys == &s) svc->sys = nullptr;
+      if (svc->sys == &s) {
+        svc->sys = nullptr;
+        svc->want = nullptr;
+      }
     }
     it = systems_.erase(it);
   }
@@ -794,6 +802,8 @@ void Proxy::apply(const RuntimeConfig& cfg) {
   for (auto& svc : locals_) {
     auto it = svc->system.empty() ? systems_.end() : systems_.find(svc->system);
     svc->sys = it == systems_.end() ? nullptr : it->second.get();
+    svc->want = svc->sys != nullptr && svc->sys->services ? svc->sys->services->want(svc->ext.alias)
+                                                          : nullptr;
   }
 }
 
@@ -892,7 +902,7 @@ void Proxy::local_call(LocalService& svc, uint64_t conn, const transport::SockAd
   }
   if (svc.sys == nullptr || !svc.sys->services) return reply(ErrorReply(xid, kProgUnavail));
   SystemEntry& s = *svc.sys;
-  Want* w = s.services->want(svc.ext.alias);
+  Want* w = svc.want;
   if (w == nullptr || !w->connected || s.services->link().state() != LinkState::kUp)
     return reply(ErrorReply(xid, kProgUnavail));
   if (s.pending.size() >= options_.max_pending) return reply(ErrorReply(xid, kSystemErr));
