@@ -114,6 +114,10 @@ bool socket_answers(const std::string& path) {
   return ok;
 }
 
+// For what a peer can make happen at will: the first ten, then at each power of two, so that a
+// flood of bad messages cannot flood the log.
+bool worth_logging(uint64_t nth) { return nth <= 10 || (nth & (nth - 1)) == 0; }
+
 uint64_t micros_since(TimePoint t) {
   auto d = Clock::now() - t;
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
@@ -405,12 +409,16 @@ struct Proxy::SystemEntry final : ServicesHandler {
       if (unwrap_rpc_message(m.body, msg) && msg.size() >= 4) {
         proxy.answer_peer(*this, m, be32(msg.data()), kProgUnavail);
       }
-      proxy.log(name + " sent a request for service id " + std::to_string(m.header.service_id) +
-                ", which is not connected: answered PROG_UNAVAIL");
-    } else {
+      if (worth_logging(unmatched)) {
+        proxy.log(name + " sent a request for service id " + std::to_string(m.header.service_id) +
+                  ", which is not connected: answered PROG_UNAVAIL (" + std::to_string(unmatched) +
+                  " unmatched so far)");
+      }
+    } else if (worth_logging(unmatched)) {
       proxy.log(name + " sent a " + to_string(m.header.type) + " for service id " +
                 std::to_string(m.header.service_id) + " (id " + std::to_string(m.header.id) +
-                ") that matches nothing here: dropped");
+                ") that matches nothing here: dropped (" + std::to_string(unmatched) +
+                " unmatched so far)");
     }
     return true;
   }
@@ -955,8 +963,11 @@ void Proxy::deliver_response(SystemEntry& s, Message& m, Want& w) {
       be32(msg.data() + 4) != kReply) {
     ++s.malformed;
     ++svc->stats.errors;
-    log(s.name + " answered a call on " + w.local_alias +
-        " with something that is not its RPC reply: the client gets SYSTEM_ERR");
+    if (worth_logging(s.malformed)) {
+      log(s.name + " answered a call on " + w.local_alias +
+          " with something that is not its RPC reply: the client gets SYSTEM_ERR (" +
+          std::to_string(s.malformed) + " malformed so far)");
+    }
     reply_local(*svc, p.conn, p.from.get(), ErrorReply(p.xid, kSystemErr).span());
     return;
   }
@@ -997,8 +1008,11 @@ bool Proxy::remote_call(SystemEntry& s, Message& m, Offer& o) {
     // The framing held, so only this call is lost: the link stays up.
     ++s.malformed;
     if (r != nullptr) ++r->stats.errors;
-    log(s.name + " sent a request on " + o.alias +
-        " that is not an ONC RPC call (oncrpc.h): dropped");
+    if (worth_logging(s.malformed)) {
+      log(s.name + " sent a request on " + o.alias +
+          " that is not an ONC RPC call (oncrpc.h): dropped (" + std::to_string(s.malformed) +
+          " malformed so far)");
+    }
     if (msg.size() >= 4) answer_peer(s, m, be32(msg.data()), kSystemErr);
     return true;
   }
