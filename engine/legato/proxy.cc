@@ -586,17 +586,11 @@ bool Proxy::start(std::string* error) {
     *error = why;
     return false;
   }
-  struct stat st {};
-  if (::stat(options_.config_path.c_str(), &st) == 0) {
-    stamp_ = {static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
-              static_cast<uint64_t>(st.st_ino), static_cast<int64_t>(st.st_size)};
-  }
+  stamp_ = config_stamp();
   started_ = true;
   apply(*cfg);
   for (auto& r : remotes_) connect_remote(*r);
-  auto period =
-      std::min<std::chrono::milliseconds>(options_.watch_interval, std::chrono::milliseconds(1000));
-  loop_.arm_after(*tick_, period);
+  arm_tick();
   return true;
 }
 
@@ -664,14 +658,25 @@ bool Proxy::reload(std::string* error) {
   return true;
 }
 
+Proxy::FileStamp Proxy::config_stamp() const {
+  struct stat st {};
+  FileStamp f;  // a missing file has the default stamp
+  if (::stat(options_.config_path.c_str(), &st) == 0) {
+    f = {static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+         static_cast<uint64_t>(st.st_ino), static_cast<int64_t>(st.st_size)};
+  }
+  return f;
+}
+
+void Proxy::arm_tick() {
+  // The file is watched every watch_interval; timeouts and retries need a tick at least once a second.
+  loop_.arm_after(*tick_, std::min<std::chrono::milliseconds>(options_.watch_interval,
+                                                              std::chrono::milliseconds(1000)));
+}
+
 void Proxy::tick() {
   if (stopped_) return;
-  struct stat st {};
-  FileStamp now_stamp;
-  if (::stat(options_.config_path.c_str(), &st) == 0) {
-    now_stamp = {static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
-                 static_cast<uint64_t>(st.st_ino), static_cast<int64_t>(st.st_size)};
-  }
+  const FileStamp now_stamp = config_stamp();
   if (!(now_stamp == stamp_)) {
     stamp_ = now_stamp;
     reload(nullptr);
@@ -704,9 +709,7 @@ void Proxy::tick() {
     r->stats.errors += r->pending.erase_if(
         [&](uint32_t, PendingRemote& p) { return now - p.start > options_.call_timeout; });
   }
-  auto period =
-      std::min<std::chrono::milliseconds>(options_.watch_interval, std::chrono::milliseconds(1000));
-  loop_.arm_after(*tick_, period);
+  arm_tick();
 }
 
 void Proxy::apply(const RuntimeConfig& cfg) {

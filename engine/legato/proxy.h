@@ -115,6 +115,7 @@ class Proxy {
   void sync_wants(SystemEntry& s);
   void update_registration(LocalService& svc);
   void tick();
+  void arm_tick();
 
   // Local client -> link: a record from connection `conn`, or a datagram from `from`.
   void local_call(LocalService& svc, uint64_t conn, const transport::SockAddr* from,
@@ -144,6 +145,7 @@ class Proxy {
     int64_t size = -1;
     bool operator==(const FileStamp&) const = default;
   } stamp_;
+  FileStamp config_stamp() const;
   std::vector<std::unique_ptr<LocalService>> locals_;
   std::vector<std::unique_ptr<RemoteServer>> remotes_;
   std::map<std::string, std::unique_ptr<SystemEntry>> systems_;
