@@ -669,7 +669,7 @@ Proxy::FileStamp Proxy::config_stamp() const {
 }
 
 void Proxy::arm_tick() {
-  // The file is watched every watch_interval; timeouts and retries need a tick at least once a second.
+  // The file is watched every watch_interval; timeouts and retries want a tick once a second.
   loop_.arm_after(*tick_, std::min<std::chrono::milliseconds>(options_.watch_interval,
                                                               std::chrono::milliseconds(1000)));
 }
