@@ -107,29 +107,41 @@ class EpollLoop final : public EventLoop {
     [[maybe_unused]] const ssize_t n = ::write(wake_fd_, &one, sizeof one);
   }
 
+  bool poll_ready() override {
+    const int n = epoll_wait(epfd_, events_, kMaxEvents, 0);
+    if (n <= 0) return false;
+    ready_ = n;
+    return true;
+  }
+
   void wait(Duration timeout) override {
     timespec ts{};
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count();
     ts.tv_sec = static_cast<time_t>(ns / 1000000000);
     ts.tv_nsec = static_cast<long>(ns % 1000000000);
     int n = -1;
-    if (have_pwait2_) {
+    if (ready_ > 0) {  // found by poll_ready(), not yet dispatched
+      n = ready_;
+      ready_ = 0;
+    } else if (have_pwait2_) {
       n = epoll_pwait2(epfd_, events_, kMaxEvents, &ts, nullptr);
       // Kernels before 5.11, and sandboxes that filter it (valgrind 3.19 among them), lack the
       // nanosecond wait: fall back to epoll_wait, rounding the timeout up to a millisecond so
       // a timer is never run early.
       if (n < 0 && errno == ENOSYS) have_pwait2_ = false;
     }
-    if (!have_pwait2_) {
+    if (n < 0 && !have_pwait2_) {
       const auto ms = (ns + 999999) / 1000000;
       n = epoll_wait(epfd_, events_, kMaxEvents, static_cast<int>(std::min<int64_t>(ms, INT_MAX)));
     }
+    woke();
     for (int i = 0; i < n; ++i) dispatch(events_[i]);
   }
 
  private:
   static constexpr int kMaxEvents = 256;
   bool have_pwait2_ = true;
+  int ready_ = 0;  // events poll_ready() left in events_
 
   void update(Stream& s) {
     if (s.fd_ < 0 || s.closing_) return;

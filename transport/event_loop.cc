@@ -1,5 +1,6 @@
 #include "transport/event_loop.h"
 
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -576,12 +577,41 @@ void EventLoop::run_once(Duration max_wait) {
     timeout = std::min(timeout, std::max(until, Duration::zero()));
   }
   if (stop_.load(std::memory_order_relaxed)) timeout = Duration::zero();
-  wait(timeout);
+  if (options_.idle_poll > Duration::zero() && timeout > Duration::zero()) {
+    timeout = poll_before_sleeping(timeout);
+    if (timeout > Duration::zero()) {
+      const TimePoint slept = Clock::now();
+      wait(timeout);
+      if (now_ - slept < options_.idle_poll) polling_ = true;
+    } else {
+      wait(timeout);
+    }
+  } else {
+    wait(timeout);
+  }
   now_ = Clock::now();
   run_timers();
   run_posted();
   end_iteration();
   ++stats_.iterations;
+}
+
+Duration EventLoop::poll_before_sleeping(Duration timeout) {
+  if (!polling_) return timeout;
+  const TimePoint start = Clock::now();
+  const TimePoint until = start + std::min(timeout, options_.idle_poll);
+  TimePoint t = start;
+  do {
+    if (poll_ready()) {
+      ++stats_.idle_polls;
+      return Duration::zero();
+    }
+    sched_yield();
+    t = Clock::now();
+  } while (t < until);
+  polling_ = false;
+  ++stats_.idle_poll_misses;
+  return std::max(timeout - (t - start), Duration::zero());
 }
 
 void EventLoop::drain(Duration limit) {

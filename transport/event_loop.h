@@ -69,6 +69,15 @@ struct LoopOptions {
   size_t send_zc_threshold = 0;
   // Log one line to stderr when kAuto falls back to epoll.
   bool log_fallback = true;
+  // Before going to sleep, go on looking for events for this long, yielding the CPU to any
+  // other runnable thread between looks (sched_yield: a poll that did not yield would take the
+  // core from the very peers it waits for). Events that follow each other closely then find the
+  // loop awake, and neither side pays for a sleep and a wake-up: on a VM the waker spends
+  // microseconds on the wake-up and the sleeper as long again to be scheduled. It costs CPU
+  // time the core would otherwise spend idle, so a look that finds nothing turns polling off
+  // until a sleep ends within `idle_poll` again: a loop whose events come further apart than
+  // that sleeps as before. 0: off (bench/README.md "Through the proxy pair" measures it).
+  Duration idle_poll = Duration::zero();
 };
 
 class EventLoop;
@@ -163,7 +172,9 @@ struct LoopStats {
   uint64_t bytes_sent = 0;
   uint64_t recv_starved = 0;  // times a stream had to wait for a receive buffer
   uint64_t datagrams_dropped = 0;
-  uint64_t zc_sends = 0;  // sends made with SENDMSG_ZC
+  uint64_t zc_sends = 0;          // sends made with SENDMSG_ZC
+  uint64_t idle_polls = 0;        // waits that found events by polling, without sleeping
+  uint64_t idle_poll_misses = 0;  // polls that found nothing and went to sleep
 };
 
 // A connected stream socket (TCP, Unix) owned by a loop.
@@ -326,7 +337,9 @@ class EventLoop {
   // passed. For an orderly end of a loop whose handlers must see their on_closed().
   void drain(Duration limit);
 
-  // The time at the start of this iteration (cheap; call Clock::now() for precision).
+  // The time this iteration's wait returned (handlers see when their event was picked up, not
+  // when the loop went to sleep), updated again before timers run. Cheap: per-call timestamps
+  // should use it rather than Clock::now().
   TimePoint now() const noexcept { return now_; }
   BufferPool& send_pool() noexcept { return send_pool_; }
   BufferPool& recv_pool() noexcept { return recv_pool_; }
@@ -355,10 +368,14 @@ class EventLoop {
   virtual void begin_close(Listener& l) = 0;
   virtual void begin_close(Datagram& d) = 0;
   virtual void wait(Duration timeout) = 0;  // waits and dispatches events
-  virtual void wake_backend() = 0;          // makes wait() return; any thread
-  virtual void refill() {}                  // return released receive buffers to the kernel
+  // Submits what is queued and looks for events without sleeping: true when some are ready
+  // (the next wait() takes them without a system call to wait for).
+  virtual bool poll_ready() = 0;
+  virtual void wake_backend() = 0;  // makes wait() return; any thread
+  virtual void refill() {}          // return released receive buffers to the kernel
 
   // Called by backends.
+  void woke() noexcept { now_ = Clock::now(); }  // right after the kernel's wait returns
   void deliver(Stream& s, std::span<const uint8_t> data, const Buffer& owner);
   void deliver_eof(Stream& s);
   void fail(Stream& s, int err);  // the stream broke: close it with this errno
@@ -413,6 +430,9 @@ class EventLoop {
   Stream* new_stream(int fd, StreamHandler& h, const SockAddr& peer, bool connecting);
   void run_timers();
   void run_posted();
+  // The idle poll before a wait of `timeout`: returns what is left of the timeout to sleep for,
+  // zero when events were found.
+  Duration poll_before_sleeping(Duration timeout);
   void end_iteration();
   void retry_starved();
 
@@ -420,6 +440,7 @@ class EventLoop {
   TimePoint now_;
   std::atomic<bool> stop_{false};
   bool reading_ = true;
+  bool polling_ = true;  // idle_poll is on: the last poll found events, or the last sleep was short
   std::vector<std::unique_ptr<Stream>> streams_;
   std::vector<uint32_t> free_streams_;
   uint32_t next_gen_ = 0;

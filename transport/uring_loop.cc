@@ -222,6 +222,13 @@ class UringLoop final : public EventLoop {
     if (added != 0) io_uring_buf_ring_advance(buf_ring_, added);
   }
 
+  bool poll_ready() override {
+    // With DEFER_TASKRUN the kernel posts completions only when asked: get_events runs that
+    // work without waiting.
+    io_uring_submit_and_get_events(&ring_);
+    return io_uring_cq_ready(&ring_) != 0;
+  }
+
   void wait(Duration timeout) override {
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count();
     __kernel_timespec ts{};
@@ -232,6 +239,7 @@ class UringLoop final : public EventLoop {
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY) {
       std::fprintf(stderr, "ringrpc: io_uring_submit_and_wait: %s\n", std::strerror(-rc));
     }
+    woke();
     unsigned head;
     unsigned count = 0;
     io_uring_for_each_cqe(&ring_, head, cqe) {

@@ -41,6 +41,7 @@ struct Offer {
   std::string protocol_id;
   uint32_t service_id = 0;  // the peer's, while connected
   bool connected = false;
+  void* user = nullptr;  // for the handler (set by open_offer)
 };
 
 class ServicesHandler {

@@ -52,6 +52,8 @@ void usage(FILE* out) {
       "  --watch-interval MS  how often the configuration file is checked (default 1000)\n"
       "  --max-record BYTES   largest RPC message carried (default 4194304)\n"
       "  --backend auto|io_uring|epoll  the event loop (default auto)\n"
+      "  --idle-poll US       before sleeping, look for events this long (0-1000 us,\n"
+      "                       yielding the CPU): for loaded gateways (default 0, off)\n"
       "  --quiet              no log lines\n"
       "  --help               print this help and exit\n",
       kDefaultDeclarations, kDefaultConfig, kDefaultControl);
@@ -152,6 +154,16 @@ int main(int argc, char** argv) {
                      v);
         return 2;
       }
+    } else if (a == "--idle-poll") {
+      const char* v = need("microseconds");
+      char* end = nullptr;
+      errno = 0;
+      const unsigned long n = std::strtoul(v, &end, 10);
+      if (*v == '\0' || *v == '-' || *end != '\0' || errno != 0 || n > 1000) {
+        std::fprintf(stderr, "ringrpc-proxy: --idle-poll: \"%s\" is not 0-1000 us\n", v);
+        return 2;
+      }
+      lo.idle_poll = std::chrono::microseconds(n);
     } else if (a == "--quiet") {
       quiet = true;
     } else {
