@@ -12,8 +12,12 @@
 # usage: proxy_bench.sh BIN_DIR [--rounds N] [--duration S] [--connections C] [--depth D]
 #                                [--workload null|square|echo4k|echo64k] [--threads T]
 #                                [--link tcp|unix]    (the link: networkSocket's TCP, or Unix)
-# PROXY_OPTS in the environment adds options to both proxies (e.g. "--backend epoll").
+# PROXY_OPTS in the environment adds options to both proxies (e.g. "--idle-poll 50"), SERVER_OPTS
+# to the two servers (which the direct runs call too).
 set -euo pipefail
+case ${1:-} in
+  -h|--help|'') sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; [ -n "${1:-}" ]; exit ;;
+esac
 bin=$1
 shift
 rounds=5 duration=3 connections=16 depth=32 workload=null threads=1 link=tcp
@@ -26,7 +30,7 @@ while [ $# -gt 0 ]; do
     --workload) workload=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --link) link=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "proxy_bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -44,8 +48,8 @@ case $workload in
   *) fail "unknown workload $workload (null, square, echo4k, echo64k)" ;;
 esac
 
-start square "$bin/square-server" --port 0 --no-register --shards 1
-start echo "$bin/echo-server" --port 0 --no-register --shards 1
+start square "$bin/square-server" --port 0 --no-register --shards 1 ${SERVER_OPTS:-}
+start echo "$bin/echo-server" --port 0 --no-register --shards 1 ${SERVER_OPTS:-}
 declare_hello "$(field square tcp)" "$(field echo tcp)"
 case $link in
   tcp) tool alice set link Bob LinkToBob "127.0.0.1 0" ;;

@@ -1,5 +1,6 @@
 #include "examples/common/server_main.h"
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -17,6 +18,8 @@ void usage(FILE* out, const char* name, const char* what) {
                "  --unix PATH      also listen on a Unix stream socket\n"
                "  --no-register    do not register with the host's rpcbind/portmap\n"
                "  --backend B      io_uring, epoll or auto (default auto)\n"
+               "  --idle-poll US   before sleeping, look for events this long (0..1000 us,\n"
+               "                   yielding the CPU between looks; default 0, off)\n"
                "  --help           this text\n\n"
                "Prints `listening tcp=PORT udp=PORT` when ready; stops on SIGINT/SIGTERM after\n"
                "answering the calls in flight.\n",
@@ -76,6 +79,13 @@ int serve_main(int argc, char** argv, const char* name, const char* what,
         std::fprintf(stderr, "%s: --backend %s: expected io_uring, epoll or auto\n", name, v);
         return 2;
       }
+    } else if (a == "--idle-poll") {
+      const char* v = value("--idle-poll");
+      if (!parse_uint(v, 1000, n)) {
+        std::fprintf(stderr, "%s: --idle-poll %s: expected 0..1000 (microseconds)\n", name, v);
+        return 2;
+      }
+      options.loop.idle_poll = std::chrono::microseconds(n);
     } else {
       std::fprintf(stderr, "%s: unknown argument %s (see --help)\n", name, a.c_str());
       return 2;
