@@ -58,6 +58,9 @@ class UringLoop final : public EventLoop {
     }
     const unsigned entries = options_.ring_entries;
     static constexpr unsigned kFlagSets[] = {
+        // TASKRUN_FLAG: the kernel tells us in the SQ ring's flags that deferred work waits, so
+        // an idle poll need not enter the kernel to find out.
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
         IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
         IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
         0,
@@ -130,7 +133,8 @@ class UringLoop final : public EventLoop {
   std::string describe() const override {
     std::string s = "io_uring";
     if (flags_ & IORING_SETUP_DEFER_TASKRUN) {
-      s += " (single_issuer, defer_taskrun)";
+      s += (flags_ & IORING_SETUP_TASKRUN_FLAG) ? " (single_issuer, defer_taskrun, taskrun_flag)"
+                                                : " (single_issuer, defer_taskrun)";
     } else if (flags_ & IORING_SETUP_COOP_TASKRUN) {
       s += " (coop_taskrun)";
     }
@@ -224,8 +228,11 @@ class UringLoop final : public EventLoop {
 
   bool poll_ready() override {
     // With DEFER_TASKRUN the kernel posts completions only when asked: get_events runs that
-    // work without waiting.
-    io_uring_submit_and_get_events(&ring_);
+    // work without waiting. With TASKRUN_FLAG it flags the SQ ring when there is such work, and
+    // a look that finds neither that nor anything to submit costs no system call.
+    const bool flagged = (flags_ & IORING_SETUP_TASKRUN_FLAG) == 0 ||
+                         (IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_TASKRUN) != 0;
+    if (flagged || io_uring_sq_ready(&ring_) != 0) io_uring_submit_and_get_events(&ring_);
     return io_uring_cq_ready(&ring_) != 0;
   }
 

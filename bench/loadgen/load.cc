@@ -114,6 +114,7 @@ class Worker {
   void run() {
     transport::LoopOptions lo;
     lo.backend = spec_.backend;
+    lo.idle_poll = spec_.idle_poll;
     lo.log_fallback = false;
     std::string err;
     loop_ = EventLoop::create(lo, &err);

@@ -64,6 +64,7 @@ struct LoadSpec {
   // After the last repetition: how long calls still in flight may take before they are given up.
   std::chrono::milliseconds drain{2000};
   transport::Backend backend = transport::Backend::kAuto;
+  std::chrono::microseconds idle_poll{0};  // the client loops' LoopOptions::idle_poll
 };
 
 constexpr size_t kErrcCount = static_cast<size_t>(Errc::kCannotEncode) + 1;

@@ -99,6 +99,8 @@ void print_help() {
       "  --interval S        time line resolution (default 0.1)\n"
       "  --timeout MS        per call (default 10000)\n"
       "  --backend B         client event loop: auto, io_uring or epoll\n"
+      "  --idle-poll US      client loops look for events this long before sleeping\n"
+      "                      (0-1000 us, yielding the CPU; default 0, off)\n"
       "  --instructions      count the server's instructions per call instead of timing\n"
       "                      (perf counters, else valgrind; needs --spawn, or --server-pid\n"
       "                      with perf); 1 connection, 1 in flight, 5000 calls by default;\n"
@@ -438,6 +440,10 @@ int run_command(int argc, char** argv, int first) {
       if (!transport::parse_backend(next(), o.spec.backend)) {
         usage_error("--backend is auto, io_uring or epoll");
       }
+    } else if (a == "--idle-poll") {
+      const uint32_t us = parse_u32(a, next());
+      if (us > 1000) usage_error("--idle-poll is 0-1000 (microseconds)");
+      o.spec.idle_poll = std::chrono::microseconds(us);
     } else if (a == "--instructions") {
       o.instructions = true;
     } else if (a == "--json") {

@@ -13,10 +13,10 @@
 #                                [--workload null|square|echo4k|echo64k] [--threads T]
 #                                [--link tcp|unix]    (the link: networkSocket's TCP, or Unix)
 # PROXY_OPTS in the environment adds options to both proxies (e.g. "--idle-poll 50"), SERVER_OPTS
-# to the two servers (which the direct runs call too).
+# to the two servers (which the direct runs call too), BENCH_OPTS to every ringrpc-bench run.
 set -euo pipefail
 case ${1:-} in
-  -h|--help|'') sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; [ -n "${1:-}" ]; exit ;;
+  -h|--help|'') sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; [ -n "${1:-}" ]; exit ;;
 esac
 bin=$1
 shift
@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
     --workload) workload=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --link) link=$2; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "proxy_bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -72,7 +72,7 @@ else direct=$(field echo tcp) proxied=$(local_port bob echoClient); fi
 run() {  # run PORT JSON
   "$bin/ringrpc-bench" --port "$1" --prog "$prog" --proc "$proc" "${args[@]}" \
     --connections "$connections" --depth "$depth" --threads "$threads" --duration "$duration" \
-    --warmup 1 --repetitions 1 --json "$2" >/dev/null
+    --warmup 1 --repetitions 1 ${BENCH_OPTS:-} --json "$2" >/dev/null
   jq -e '.summary.errors == 0' "$2" >/dev/null || fail "errors in $2: $(jq -c .summary "$2")"
   jq -r '.summary.calls_per_sec' "$2"
 }
