@@ -90,6 +90,23 @@ class EpollLoop final : public EventLoop {
       update(s);
     }
   }
+  void watch_shm(Stream& s) override {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = pack(Op::kShmWake, s.gen_, s.index_);
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, s.shm_wake_fd(), &ev) != 0) {
+      fail(s, errno);
+      return;
+    }
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.u64 = pack(Op::kShmControl, s.gen_, s.index_);
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, s.fd_, &ev) != 0) fail(s, errno);
+  }
+  void unwatch_shm(Stream& s) override {
+    epoll_ctl(epfd_, EPOLL_CTL_DEL, s.shm_wake_fd(), nullptr);
+    epoll_ctl(epfd_, EPOLL_CTL_DEL, s.fd_, nullptr);
+  }
+
   void begin_close(Stream& s) override {
     if (s.fd_ >= 0) epoll_ctl(epfd_, EPOLL_CTL_DEL, s.fd_, nullptr);
     s.epoll_in_ = s.epoll_out_ = false;
@@ -162,6 +179,16 @@ class EpollLoop final : public EventLoop {
         break;
       case Op::kDatagram:
         if (Datagram* d = datagram_at(index_of(ev.data.u64))) read_datagrams(*d);
+        break;
+      case Op::kShmWake:
+        if (Stream* s = stream_at(index_of(ev.data.u64), gen_of(ev.data.u64))) shm_wake(*s);
+        break;
+      case Op::kShmControl:
+        if (Stream* s = stream_at(index_of(ev.data.u64), gen_of(ev.data.u64))) {
+          shm_control(*s);
+          // Level-triggered: a control socket at its end would be reported on every wait.
+          if (s->eof_ && !s->closing_) epoll_ctl(epfd_, EPOLL_CTL_DEL, s->fd_, nullptr);
+        }
         break;
       case Op::kStream:
         if (Stream* s = stream_at(index_of(ev.data.u64), gen_of(ev.data.u64))) {

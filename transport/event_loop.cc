@@ -1,5 +1,6 @@
 #include "transport/event_loop.h"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -103,6 +104,22 @@ Timer::~Timer() {
 
 void StreamHandler::on_eof(Stream& s) { s.close_after_flush(); }
 
+// What a shared-memory stream holds beyond a socket's: the mapping, its two ends, the eventfds.
+struct Stream::Shm {
+  std::unique_ptr<shm::Segment> segment;
+  shm::Producer out;
+  shm::Consumer in;
+  int wake = -1;
+  int peer_wake = -1;
+  ~Shm() {
+    if (wake >= 0) ::close(wake);
+    if (peer_wake >= 0) ::close(peer_wake);
+  }
+};
+
+Stream::~Stream() = default;
+int Stream::shm_wake_fd() const noexcept { return shm_ ? shm_->wake : -1; }
+
 // --- Stream -----------------------------------------------------------------------------------
 
 void Stream::send(xdr::OutMessage&& m) {
@@ -134,13 +151,17 @@ void Stream::close_after_flush() {
 void Stream::pause_reading() {
   if (paused_ || closing_) return;
   paused_ = true;
-  loop_->stop_reading(*this);
+  if (!shm_) loop_->stop_reading(*this);  // a ring is simply not read while paused
 }
 
 void Stream::resume_reading() {
   if (!paused_ || closing_ || flush_then_close_) return;
   paused_ = false;
-  if (!connecting_ && loop_->reading()) loop_->restart_reading(*this);
+  if (shm_) {
+    loop_->shm_pend(*this);
+  } else if (!connecting_ && loop_->reading()) {
+    loop_->restart_reading(*this);
+  }
 }
 
 size_t Stream::build_iov() {
@@ -204,7 +225,8 @@ bool Datagram::send_to(const xdr::OutMessage& m, const SockAddr& to) {
 
 // --- EventLoop: objects -----------------------------------------------------------------------
 
-Stream* EventLoop::new_stream(int fd, StreamHandler& h, const SockAddr& peer, bool connecting) {
+Stream* EventLoop::new_stream(int fd, StreamHandler& h, const SockAddr& peer, bool connecting,
+                              std::unique_ptr<Stream::Shm> shm) {
   uint32_t index;
   if (!free_streams_.empty()) {
     index = free_streams_.back();
@@ -225,15 +247,46 @@ Stream* EventLoop::new_stream(int fd, StreamHandler& h, const SockAddr& peer, bo
   s->gen_ = next_gen_;
   s->peer_ = peer;
   s->connecting_ = connecting;
+  s->shm_ = std::move(shm);
   Stream* raw = s.get();
   streams_[index] = std::move(s);
   ++stream_count_;
-  start_stream(*raw);
+  if (raw->shm_) {
+    shm_streams_.push_back(raw);
+    watch_shm(*raw);
+    shm_pend(*raw);  // the peer may have written before we watched
+  } else {
+    start_stream(*raw);
+  }
   return raw;
 }
 
 Stream* EventLoop::add_stream(int fd, StreamHandler& h, const SockAddr& peer) {
   return new_stream(fd, h, peer, false);
+}
+
+Stream* EventLoop::add_shm_stream(ShmEndpoint e, StreamHandler& h) {
+  auto m = std::make_unique<Stream::Shm>();
+  m->wake = e.wake;
+  m->peer_wake = e.peer_wake;
+  if (!e.segment || e.wake < 0 || e.peer_wake < 0 || e.control < 0) {
+    if (e.control >= 0) ::close(e.control);
+    return nullptr;  // `m` closes the eventfds
+  }
+  // Signalling and draining must never block the loop, nor reading the control socket.
+  for (int fd : {e.wake, e.peer_wake, e.control}) {
+    const int fl = ::fcntl(fd, F_GETFL);
+    if (fl >= 0) ::fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+  }
+  const shm::Direction out = e.creator ? shm::Direction::kToServer : shm::Direction::kToClient;
+  const shm::Direction in = e.creator ? shm::Direction::kToClient : shm::Direction::kToServer;
+  m->out = e.segment->producer(out);
+  m->in = e.segment->consumer(in);
+  m->segment = std::move(e.segment);
+  SockAddr peer;
+  socklen_t len = SockAddr::capacity();
+  if (::getpeername(e.control, peer.get_mut(), &len) == 0) peer.set_len(len);
+  return new_stream(e.control, h, peer, false, std::move(m));
 }
 
 Stream* EventLoop::connect(const SockAddr& to, StreamHandler& h, IoError& error) {
@@ -330,7 +383,9 @@ void EventLoop::set_reading(bool on) {
   for (auto& p : streams_) {
     Stream* s = p.get();
     if (s == nullptr || s->closing_ || s->paused_ || s->connecting_) continue;
-    if (on) {
+    if (s->shm_) {
+      if (on) shm_pend(*s);
+    } else if (on) {
       restart_reading(*s);
     } else {
       stop_reading(*s);
@@ -428,6 +483,115 @@ void EventLoop::drain_wakeups() {
   }
 }
 
+// --- EventLoop: shared-memory streams --------------------------------------------------------
+
+void EventLoop::shm_pend(Stream& s) {
+  if (!s.in_shm_pending_ && !s.closing_) {
+    s.in_shm_pending_ = true;
+    shm_pending_.push_back(&s);
+  }
+}
+
+void EventLoop::shm_signal(Stream& s) {
+  const uint64_t one = 1;
+  // EAGAIN means the counter is saturated: the peer has a signal pending anyway.
+  [[maybe_unused]] const ssize_t n = ::write(s.shm_->peer_wake, &one, sizeof one);
+}
+
+void EventLoop::shm_read(Stream& s) {
+  Stream::Shm& m = *s.shm_;
+  if (s.closing_ || s.eof_ || s.paused_ || !reading_) return;
+  // Bounded like a socket's receive: one busy ring cannot starve the loop's other work.
+  for (int i = 0; i < 16; ++i) {
+    const size_t n = m.in.available();
+    if (m.in.error() != shm::RingError::kNone) {
+      fail(s, EPROTO);
+      return;
+    }
+    if (n == 0) return;
+    Buffer b = acquire_recv();
+    if (!b) {
+      starve(s);
+      return;
+    }
+    const size_t k = m.in.read({b.data(), b.capacity()});
+    if (m.in.producer_needs_wake()) shm_signal(s);
+    deliver(s, {b.data(), k}, b);
+    if (s.closing_ || s.paused_ || s.eof_) return;
+  }
+  shm_pend(s);
+}
+
+void EventLoop::shm_flush(Stream& s) {
+  Stream::Shm& m = *s.shm_;
+  while (s.queued_bytes_ != 0 && !s.closing_) {
+    const size_t n = s.build_iov();
+    const size_t w = m.out.write({s.iov_.data(), n});
+    if (m.out.error() != shm::RingError::kNone) {
+      fail(s, EPROTO);
+      return;
+    }
+    if (w == 0) {
+      // Full: the peer signals once it has read a good part of it (our eventfd; shm_wake marks
+      // the stream dirty again). Unless it already has.
+      if (m.out.prepare_wait_for_space(std::min(s.queued_bytes_, m.segment->ring_bytes() / 4))) {
+        continue;
+      }
+      break;
+    }
+    sent(s, w);
+  }
+  if (m.out.consumer_needs_wake()) shm_signal(s);
+}
+
+bool EventLoop::shm_arm_sleep() {
+  bool sleep = true;
+  for (Stream* s : shm_streams_) {
+    if (s->closing_ || s->eof_ || s->paused_ || !reading_) continue;
+    if (s->shm_->in.prepare_sleep()) {  // bytes came in meanwhile (or the ring broke)
+      shm_pend(*s);
+      sleep = false;
+    }
+  }
+  return sleep;
+}
+
+void EventLoop::shm_wake(Stream& s) {
+  uint64_t v;
+  while (::read(s.shm_->wake, &v, sizeof v) > 0) {
+  }
+  if (s.closing_) return;
+  shm_pend(s);
+  if (s.queued_bytes_ != 0) mark_dirty(s);  // the peer may have made room
+}
+
+void EventLoop::shm_control(Stream& s) {
+  if (s.closing_ || s.eof_) return;
+  uint8_t b;
+  const ssize_t n = ::recv(s.fd_, &b, 1, MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n > 0) {
+    // Nothing travels on the control socket after the handoff: a peer that writes there is
+    // not following the protocol.
+    fail(s, EPROTO);
+    return;
+  }
+  const int err = n < 0 ? errno : 0;
+  // The peer is gone. What it wrote before it went is still in the ring: deliver that first,
+  // as a socket delivers what arrived before the FIN.
+  while (!s.closing_ && !s.paused_ && s.shm_->in.available() != 0) {
+    const uint64_t before = s.shm_->in.consumed();
+    shm_read(s);
+    if (s.shm_->in.consumed() == before) break;  // starved of buffers: the rest is lost with it
+  }
+  if (s.closing_) return;
+  if (err != 0) {
+    fail(s, err);
+  } else {
+    deliver_eof(s);
+  }
+}
+
 bool EventLoop::finish_close(Stream& s) {
   if (s.ops_ != 0) return false;
   if (s.fd_ >= 0) ::close(s.fd_);
@@ -513,7 +677,12 @@ void EventLoop::retry_starved() {
   retry_.swap(starved_);
   for (Stream* s : retry_) {
     s->starved_ = false;
-    if (!s->closing_ && !s->paused_ && !s->connecting_) restart_reading(*s);
+    if (s->closing_ || s->paused_ || s->connecting_) continue;
+    if (s->shm_) {
+      shm_pend(*s);
+    } else {
+      restart_reading(*s);
+    }
   }
   retry_.clear();
 }
@@ -532,6 +701,16 @@ void EventLoop::cancel(Deferred& d) noexcept {
 }
 
 void EventLoop::end_iteration() {
+  // Rings with bytes left from earlier (a bounded read, a resume, a refilled pool) first: what
+  // their handlers queue goes out in this iteration's flush.
+  if (!shm_pending_.empty()) {
+    shm_running_.swap(shm_pending_);
+    for (Stream* s : shm_running_) {
+      s->in_shm_pending_ = false;
+      if (!s->closing_) shm_read(*s);
+    }
+    shm_running_.clear();
+  }
   // Deferred work first: it queues sends that should leave in this iteration's flush. Work
   // deferred while running deferred work runs too (the index, not an iterator, sees it).
   for (size_t i = 0; i < deferred_.size(); ++i) {
@@ -547,7 +726,11 @@ void EventLoop::end_iteration() {
     Stream* s = dirty_[i];
     s->in_dirty_ = false;
     if (s->closing_ || s->connecting_ || s->send_inflight_ || s->queued_bytes_ == 0) continue;
-    flush(*s);
+    if (s->shm_) {
+      shm_flush(*s);
+    } else {
+      flush(*s);
+    }
   }
   dirty_.clear();
   if (!closing_.empty()) {
@@ -561,7 +744,16 @@ void EventLoop::end_iteration() {
       }
       if (!s->close_begun_) {
         s->close_begun_ = true;
-        begin_close(*s);
+        if (s->shm_) {
+          unwatch_shm(*s);
+          std::erase(shm_streams_, s);
+          if (s->in_shm_pending_) {
+            std::erase(shm_pending_, s);
+            s->in_shm_pending_ = false;
+          }
+        } else {
+          begin_close(*s);
+        }
       }
       if (!finish_close(*s)) closing_.push_back(s);  // operations still in flight
     }
@@ -576,16 +768,17 @@ void EventLoop::run_once(Duration max_wait) {
     const Duration until = timers_.front().when - Clock::now();
     timeout = std::min(timeout, std::max(until, Duration::zero()));
   }
-  if (stop_.load(std::memory_order_relaxed)) timeout = Duration::zero();
-  if (options_.idle_poll > Duration::zero() && timeout > Duration::zero()) {
-    timeout = poll_before_sleeping(timeout);
-    if (timeout > Duration::zero()) {
-      const TimePoint slept = Clock::now();
-      wait(timeout);
-      if (now_ - slept < options_.idle_poll) polling_ = true;
-    } else {
-      wait(timeout);
-    }
+  if (stop_.load(std::memory_order_relaxed) || !shm_pending_.empty()) timeout = Duration::zero();
+  const bool poll = options_.idle_poll > Duration::zero();
+  if (poll && timeout > Duration::zero()) timeout = poll_before_sleeping(timeout);
+  // Last, just before sleeping: the peers of idle rings must signal from now on.
+  if (timeout > Duration::zero() && !shm_streams_.empty() && !shm_arm_sleep()) {
+    timeout = Duration::zero();
+  }
+  if (poll && timeout > Duration::zero()) {
+    const TimePoint slept = Clock::now();
+    wait(timeout);
+    if (now_ - slept < options_.idle_poll) polling_ = true;
   } else {
     wait(timeout);
   }
@@ -602,7 +795,14 @@ Duration EventLoop::poll_before_sleeping(Duration timeout) {
   const TimePoint until = start + std::min(timeout, options_.idle_poll);
   TimePoint t = start;
   do {
-    if (poll_ready()) {
+    bool ring = false;
+    for (Stream* s : shm_streams_) {
+      if (!s->closing_ && !s->paused_ && !s->eof_ && s->shm_->in.available() != 0) {
+        shm_pend(*s);
+        ring = true;
+      }
+    }
+    if (ring || poll_ready()) {
       ++stats_.idle_polls;
       return Duration::zero();
     }

@@ -5,8 +5,9 @@
 //
 // The seam is at the level of sockets, not of single operations: a backend turns "bytes arrived on
 // this stream" and "these messages must go out" into whatever its kernel interface does best. The
-// engine above sees the same callbacks from both. A later transport (shared memory) plugs in as
-// another kind of stream.
+// engine above sees the same callbacks from both. Shared-memory connections (shm_ring.h) are
+// another kind of Stream, handled above the backends: a backend only watches their eventfd and
+// control socket.
 //
 // Batching: Stream::send() only queues. Every queued message goes out at the end of the loop
 // iteration, all the messages of one stream in one sendmsg, and with io_uring all the streams'
@@ -38,6 +39,7 @@
 
 #include "codec/buffer_pool.h"
 #include "codec/xdr_writer.h"
+#include "transport/shm_ring.h"
 #include "transport/socket.h"
 
 namespace ringrpc::transport {
@@ -177,9 +179,22 @@ struct LoopStats {
   uint64_t idle_poll_misses = 0;  // polls that found nothing and went to sleep
 };
 
-// A connected stream socket (TCP, Unix) owned by a loop.
+// One side of a shared-memory connection (transport/shm_ring.h), set up over a Unix socket:
+// the segment, this side's eventfd (it sleeps on it), the peer's (it signals it), and the
+// socket, which stays open: its end is the peer's.
+struct ShmEndpoint {
+  std::unique_ptr<shm::Segment> segment;
+  bool creator = true;  // the side that created the segment writes Direction::kToServer
+  int wake = -1;
+  int peer_wake = -1;
+  int control = -1;
+};
+
+// A connected stream owned by a loop: a socket (TCP, Unix), or a shared-memory connection whose
+// bytes go through rings instead of the kernel (add_shm_stream); handlers cannot tell them apart.
 class Stream {
  public:
+  ~Stream();
   // Above this many queued bytes the stream counts as congested; on_drained() fires when the
   // queue empties again.
   static constexpr size_t kHighWater = 4u << 20;
@@ -221,9 +236,13 @@ class Stream {
   static constexpr size_t kMaxIov = 256;
   static constexpr size_t kCoalesceMax = 2048;
 
+  struct Shm;                        // event_loop.cc
+  int shm_wake_fd() const noexcept;  // the eventfd a shared-memory stream sleeps on
+
   EventLoop* loop_ = nullptr;
   StreamHandler* handler_ = nullptr;
-  int fd_ = -1;
+  int fd_ = -1;  // for a shared-memory stream, its control socket
+  std::unique_ptr<Shm> shm_;
   uint32_t index_ = 0;
   uint32_t gen_ = 0;
   SockAddr peer_;
@@ -251,6 +270,9 @@ class Stream {
   bool eof_ = false;
   bool epoll_out_ = false;  // epoll: EPOLLOUT is registered
   bool epoll_in_ = false;   // epoll: EPOLLIN is registered
+  bool in_shm_pending_ = false;
+  bool shm_wake_armed_ = false;     // io_uring: the eventfd's multishot poll is armed
+  bool shm_control_armed_ = false;  // io_uring: the control socket's
 };
 
 class Listener {
@@ -306,6 +328,9 @@ class EventLoop {
 
   // Adopts a connected, non-blocking stream socket.
   Stream* add_stream(int fd, StreamHandler& h, const SockAddr& peer);
+  // Adopts a shared-memory connection, and everything in `e` with it; nullptr (and all of `e`
+  // closed) when `e` lacks a part.
+  Stream* add_shm_stream(ShmEndpoint e, StreamHandler& h);
   // Connects to `to`; on_connected() reports the outcome. nullptr and `error` when the socket
   // cannot even be created.
   Stream* connect(const SockAddr& to, StreamHandler& h, IoError& error);
@@ -371,6 +396,9 @@ class EventLoop {
   // Submits what is queued and looks for events without sleeping: true when some are ready
   // (the next wait() takes them without a system call to wait for).
   virtual bool poll_ready() = 0;
+  // Shared-memory streams: watch (and stop watching) the eventfd and the control socket.
+  virtual void watch_shm(Stream& s) = 0;
+  virtual void unwatch_shm(Stream& s) = 0;
   virtual void wake_backend() = 0;  // makes wait() return; any thread
   virtual void refill() {}          // return released receive buffers to the kernel
 
@@ -384,6 +412,8 @@ class EventLoop {
   void connected(Stream& s, int err);
   void read_datagrams(Datagram& d);  // nonblocking recvmsg until EAGAIN (bounded)
   void drain_wakeups();
+  void shm_wake(Stream& s);      // the stream's eventfd fired
+  void shm_control(Stream& s);   // its control socket is readable: the peer went, or misbehaves
   bool finish_close(Stream& s);  // when no operation is in flight: close fd, notify, free
   void finish_close(Listener& l);
   void finish_close(Datagram& d);
@@ -427,7 +457,8 @@ class EventLoop {
     return a.when > b.when || (a.when == b.when && a.seq > b.seq);
   }
   void forget(Timer& t) noexcept;
-  Stream* new_stream(int fd, StreamHandler& h, const SockAddr& peer, bool connecting);
+  Stream* new_stream(int fd, StreamHandler& h, const SockAddr& peer, bool connecting,
+                     std::unique_ptr<Stream::Shm> shm = nullptr);
   void run_timers();
   void run_posted();
   // The idle poll before a wait of `timeout`: returns what is left of the timeout to sleep for,
@@ -435,6 +466,14 @@ class EventLoop {
   Duration poll_before_sleeping(Duration timeout);
   void end_iteration();
   void retry_starved();
+  // Shared-memory streams: read the ring into receive buffers (bounded per call; the rest waits
+  // on shm_pending_), write the queue into the other ring, and, just before the loop sleeps,
+  // ask every idle one's peer to signal (false: one had bytes meanwhile, do not sleep).
+  void shm_read(Stream& s);
+  void shm_flush(Stream& s);
+  bool shm_arm_sleep();
+  void shm_pend(Stream& s);
+  void shm_signal(Stream& s);
 
   std::thread::id owner_;
   TimePoint now_;
@@ -448,6 +487,9 @@ class EventLoop {
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<std::unique_ptr<Datagram>> datagrams_;
   std::vector<Stream*> dirty_;
+  std::vector<Stream*> shm_streams_;
+  std::vector<Stream*> shm_pending_;
+  std::vector<Stream*> shm_running_;
   std::vector<Stream*> closing_;
   std::vector<Stream*> retry_;
   std::vector<TimerEntry> timers_;

@@ -183,6 +183,15 @@ class UringLoop final : public EventLoop {
     ++s.ops_;
   }
 
+  void watch_shm(Stream& s) override {
+    arm_shm(s, Op::kShmWake);
+    arm_shm(s, Op::kShmControl);
+  }
+  void unwatch_shm(Stream& s) override {
+    if (s.shm_wake_armed_) cancel(pack(Op::kShmWake, s.gen_, s.index_));
+    if (s.shm_control_armed_) cancel(pack(Op::kShmControl, s.gen_, s.index_));
+  }
+
   void begin_close(Stream& s) override {
     // shutdown() ends a pending recv (0) and a send stuck on a peer that does not read (EPIPE);
     // the cancels cover operations the kernel has not started.
@@ -283,6 +292,37 @@ class UringLoop final : public EventLoop {
     ++s.ops_;
   }
 
+  // The eventfd: the peer wrote or made room; the control socket: readable only when the peer
+  // goes (or misbehaves). Both stay armed until the stream closes.
+  void arm_shm(Stream& s, Op op) {
+    io_uring_sqe* sqe = get_sqe();
+    const bool wake = op == Op::kShmWake;
+    io_uring_prep_poll_multishot(sqe, wake ? s.shm_wake_fd() : s.fd_,
+                                 wake ? POLLIN : (POLLIN | POLLRDHUP));
+    io_uring_sqe_set_data64(sqe, pack(op, s.gen_, s.index_));
+    (wake ? s.shm_wake_armed_ : s.shm_control_armed_) = true;
+    ++s.ops_;
+  }
+
+  void on_shm(uint64_t ud, int res, bool more) {
+    Stream* s = stream_at(index_of(ud), gen_of(ud));
+    RINGRPC_CHECK(s != nullptr, "shared-memory poll completion for a freed stream");
+    const bool wake = op_of(ud) == Op::kShmWake;
+    if (!more) {
+      (wake ? s->shm_wake_armed_ : s->shm_control_armed_) = false;
+      --s->ops_;
+    }
+    if (res > 0 && !s->closing_) {
+      if (wake) {
+        shm_wake(*s);
+      } else {
+        shm_control(*s);
+      }
+    }
+    // A control socket at its end stays readable: watching it again would spin.
+    if (!more && !s->closing_ && (wake || !s->eof_)) arm_shm(*s, op_of(ud));
+  }
+
   void arm_accept(Listener& l) {
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_multishot_accept(sqe, l.fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -321,6 +361,10 @@ class UringLoop final : public EventLoop {
         break;
       case Op::kAccept:
         on_accept(ud, cqe.res, more);
+        break;
+      case Op::kShmWake:
+      case Op::kShmControl:
+        on_shm(ud, cqe.res, more);
         break;
       case Op::kDatagram:
         if (Datagram* d = datagram_at(index_of(ud))) {

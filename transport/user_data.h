@@ -15,10 +15,12 @@ enum class Op : uint8_t {
   kWake,        // the loop's eventfd
   kAccept,
   kDatagram,
-  kStream,   // epoll: any event of a stream
-  kRecv,     // io_uring: multishot recv
-  kSend,     // io_uring: sendmsg
-  kConnect,  // io_uring: poll for a connect to finish
+  kStream,      // epoll: any event of a stream
+  kRecv,        // io_uring: multishot recv
+  kSend,        // io_uring: sendmsg
+  kConnect,     // io_uring: poll for a connect to finish
+  kShmWake,     // a shared-memory stream's eventfd: the peer wrote, or made room
+  kShmControl,  // a shared-memory stream's Unix socket: readable only when the peer goes
 };
 
 constexpr uint64_t pack(Op op, uint32_t gen, uint32_t index) noexcept {
