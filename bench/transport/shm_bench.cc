@@ -9,12 +9,18 @@
 //   BM_PingPong/eventfd       two eventfds, no data: the cost of two cross-thread wake-ups
 //   BM_PingPong/tcp           64 bytes each way over a loopback TCP connection, blocking
 //   BM_Pipelined/ring_spin    32 messages in flight through the spinning ring: messages/s
+//   BM_LoopPingPong/...       the same round trip between two event loops (one per thread)
+//                             over a shared-memory Stream, idle-polling (shm_poll: the loops
+//                             look for 200 us before sleeping) or not (shm_sleep), and over a
+//                             loopback TCP Stream (tcp): the transport's own cost, handlers and
+//                             buffers included
 //
 // Threads in one process see the same cache-coherence and wake-up costs as two processes; the
 // processes' own figures come with the transport. Spinning needs two free cores: on a 2-vCPU VM
 // with anything else runnable, ring_spin falls by 3x (performance.md 4d), so run it on an idle
 // machine and compare within one run.
 #include <benchmark/benchmark.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/eventfd.h>
@@ -26,14 +32,20 @@
 #include <string>
 #include <thread>
 
+#include "transport/event_loop.h"
 #include "transport/shm_ring.h"
+#include "transport/socket.h"
 
 namespace {
 
 using namespace ringrpc::transport::shm;
 constexpr size_t kMsg = 64;
 
-void cpu_relax() { __builtin_ia32_pause(); }
+void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
 
 // Reads exactly out.size() bytes from the ring, spinning or sleeping on `wake`.
 bool ring_read(Consumer& c, uint8_t* out, size_t n, int wake, const std::atomic<bool>& stop) {
@@ -214,11 +226,148 @@ void BM_Pipelined_ring_spin(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * kWindow);
 }
 
+// --- through two event loops ------------------------------------------------------------------
+
+using ringrpc::transport::Backend;
+using ringrpc::transport::EventLoop;
+using ringrpc::transport::LoopOptions;
+using ringrpc::transport::ShmEndpoint;
+using ringrpc::transport::Stream;
+using ringrpc::transport::StreamHandler;
+
+ringrpc::xdr::OutMessage message_of(EventLoop& loop, std::span<const uint8_t> b) {
+  ringrpc::xdr::OutMessage out;
+  ringrpc::xdr::EncodeOptions raw;
+  raw.record_mark = false;
+  ringrpc::xdr::XdrWriter w(loop.send_pool(), out, raw);
+  (void)(w.put_bytes(b.data(), b.size()) && w.finish());
+  return out;
+}
+
+struct EchoHandler : StreamHandler {
+  void on_data(Stream& s, std::span<const uint8_t> d, const ringrpc::Buffer&) override {
+    s.send(message_of(s.loop(), d));
+  }
+  void on_closed(Stream&, int) override {}
+};
+struct CountHandler : StreamHandler {
+  size_t bytes = 0;
+  bool closed = false;
+  void on_data(Stream&, std::span<const uint8_t> d, const ringrpc::Buffer&) override {
+    bytes += d.size();
+  }
+  void on_closed(Stream&, int) override { closed = true; }
+};
+
+enum class LoopLink { kShmPoll, kShmSleep, kTcp };
+
+// The two ends of a connection of kind `k`: shared-memory endpoints, or a connected TCP pair.
+struct Ends {
+  ShmEndpoint client, server;
+  int tcp_client = -1, tcp_server = -1;
+};
+bool make_ends(LoopLink k, Ends& e, std::string& err) {
+  if (k != LoopLink::kTcp) {
+    auto seg = Segment::create(256 * 1024, &err);
+    if (!seg) return false;
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return false;
+    const int cw = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    const int sw = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    Handoff h;
+    if (!send_handoff(sv[0], {seg->fd(), cw, sw}, &err) || !receive_handoff(sv[1], h, &err)) {
+      return false;
+    }
+    auto mine = Segment::attach(h.memfd, 1 << 20, &err);
+    if (!mine) return false;
+    e.client = {std::move(seg), true, cw, sw, sv[0]};
+    e.server = {std::move(mine), false, h.server_wake, h.client_wake, sv[1]};
+    return true;
+  }
+  ringrpc::transport::IoError io;
+  ringrpc::transport::SockAddr any = ringrpc::transport::SockAddr::loopback4(0);
+  const int l = ringrpc::transport::listen_stream(any, {}, io);
+  if (l < 0) {
+    err = io.to_string();
+    return false;
+  }
+  sockaddr_in a{};
+  socklen_t len = sizeof a;
+  ::getsockname(l, reinterpret_cast<sockaddr*>(&a), &len);
+  e.tcp_client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int one = 1;
+  ::setsockopt(e.tcp_client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (::connect(e.tcp_client, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    err = "connect to 127.0.0.1 failed";
+    ::close(l);
+    return false;
+  }
+  for (int i = 0; i < 1000 && e.tcp_server < 0; ++i) {
+    e.tcp_server = ::accept4(l, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (e.tcp_server < 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ::close(l);
+  ::fcntl(e.tcp_client, F_SETFL, ::fcntl(e.tcp_client, F_GETFL) | O_NONBLOCK);
+  return e.tcp_server >= 0;
+}
+
+void loop_pingpong(benchmark::State& state, LoopLink k) {
+  Ends ends;
+  std::string err;
+  if (!make_ends(k, ends, err)) {
+    state.SkipWithError(("set-up failed: " + err).c_str());
+    return;
+  }
+  LoopOptions lo;
+  lo.backend = Backend::kAuto;
+  lo.log_fallback = false;
+  if (k == LoopLink::kShmPoll) lo.idle_poll = std::chrono::microseconds(200);
+  std::atomic<bool> stop{false}, ready{false};
+  std::thread server([&] {
+    auto loop = EventLoop::create(lo);
+    EchoHandler echo;
+    if (k == LoopLink::kTcp) {
+      loop->add_stream(ends.tcp_server, echo, {});
+    } else {
+      loop->add_shm_stream(std::move(ends.server), echo);
+    }
+    ready = true;
+    while (!stop.load(std::memory_order_relaxed)) loop->run_once(std::chrono::milliseconds(5));
+    loop->drain(std::chrono::seconds(1));
+  });
+  while (!ready.load()) std::this_thread::yield();
+  auto loop = EventLoop::create(lo);
+  CountHandler got;
+  Stream* s = k == LoopLink::kTcp ? loop->add_stream(ends.tcp_client, got, {})
+                                  : loop->add_shm_stream(std::move(ends.client), got);
+  const uint8_t m[kMsg] = {1};
+  size_t want = 0;
+  for (auto _ : state) {
+    s->send(message_of(*loop, m));
+    want += kMsg;
+    loop->run_once(std::chrono::milliseconds(0));  // a send from outside a handler goes out here
+    while (got.bytes < want && !got.closed) loop->run_once(std::chrono::milliseconds(5));
+  }
+  stop = true;
+  server.join();
+  loop->drain(std::chrono::seconds(1));
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_LoopPingPong_shm_poll(benchmark::State& state) { loop_pingpong(state, LoopLink::kShmPoll); }
+void BM_LoopPingPong_shm_sleep(benchmark::State& state) {
+  loop_pingpong(state, LoopLink::kShmSleep);
+}
+void BM_LoopPingPong_tcp(benchmark::State& state) { loop_pingpong(state, LoopLink::kTcp); }
+
 BENCHMARK(BM_PingPong_ring_spin)->Name("BM_PingPong/ring_spin")->UseRealTime();
 BENCHMARK(BM_PingPong_ring_wake)->Name("BM_PingPong/ring_wake")->UseRealTime();
 BENCHMARK(BM_PingPong_eventfd)->Name("BM_PingPong/eventfd")->UseRealTime();
 BENCHMARK(BM_PingPong_tcp)->Name("BM_PingPong/tcp")->UseRealTime();
 BENCHMARK(BM_Pipelined_ring_spin)->Name("BM_Pipelined/ring_spin")->UseRealTime();
+BENCHMARK(BM_LoopPingPong_shm_poll)->Name("BM_LoopPingPong/shm_poll")->UseRealTime();
+BENCHMARK(BM_LoopPingPong_shm_sleep)->Name("BM_LoopPingPong/shm_sleep")->UseRealTime();
+BENCHMARK(BM_LoopPingPong_tcp)->Name("BM_LoopPingPong/tcp")->UseRealTime();
 
 }  // namespace
 
