@@ -278,8 +278,8 @@ Stream* EventLoop::add_shm_stream(ShmEndpoint e, StreamHandler& h) {
     const int fl = ::fcntl(fd, F_GETFL);
     if (fl >= 0) ::fcntl(fd, F_SETFL, fl | O_NONBLOCK);
   }
-  const shm::Direction out = e.creator ? shm::Direction::kToServer : shm::Direction::kToClient;
-  const shm::Direction in = e.creator ? shm::Direction::kToClient : shm::Direction::kToServer;
+  const shm::Direction out = e.client ? shm::Direction::kToServer : shm::Direction::kToClient;
+  const shm::Direction in = e.client ? shm::Direction::kToClient : shm::Direction::kToServer;
   m->out = e.segment->producer(out);
   m->in = e.segment->consumer(in);
   m->segment = std::move(e.segment);

@@ -184,7 +184,7 @@ struct LoopStats {
 // socket, which stays open: its end is the peer's.
 struct ShmEndpoint {
   std::unique_ptr<shm::Segment> segment;
-  bool creator = true;  // the side that created the segment writes Direction::kToServer
+  bool client = true;  // the client writes Direction::kToServer, whichever side created the segment
   int wake = -1;
   int peer_wake = -1;
   int control = -1;

@@ -55,7 +55,7 @@ struct RingControl {
 static_assert(std::atomic<uint64_t>::is_always_lock_free, "ring indices must be lock-free");
 
 enum class Direction : uint8_t {
-  kToServer = 0,  // written by the side that created the segment (the client)
+  kToServer = 0,  // written by the client
   kToClient = 1,
 };
 
