@@ -92,19 +92,29 @@ class EpollLoop final : public EventLoop {
   }
   void watch_shm(Stream& s) override {
     epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = pack(Op::kShmWake, s.gen_, s.index_);
-    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, s.shm_wake_fd(), &ev) != 0) {
-      fail(s, errno);
-      return;
+    if (!s.shm_wake_armed_ && s.shm_wake_fd() >= 0) {
+      ev.events = EPOLLIN;
+      ev.data.u64 = pack(Op::kShmWake, s.gen_, s.index_);
+      if (epoll_ctl(epfd_, EPOLL_CTL_ADD, s.shm_wake_fd(), &ev) != 0) {
+        fail(s, errno);
+        return;
+      }
+      s.shm_wake_armed_ = true;
     }
-    ev.events = EPOLLIN | EPOLLRDHUP;
-    ev.data.u64 = pack(Op::kShmControl, s.gen_, s.index_);
-    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, s.fd_, &ev) != 0) fail(s, errno);
+    if (!s.shm_control_armed_) {
+      ev.events = EPOLLIN | EPOLLRDHUP;
+      ev.data.u64 = pack(Op::kShmControl, s.gen_, s.index_);
+      if (epoll_ctl(epfd_, EPOLL_CTL_ADD, s.fd_, &ev) != 0) {
+        fail(s, errno);
+        return;
+      }
+      s.shm_control_armed_ = true;
+    }
   }
   void unwatch_shm(Stream& s) override {
-    epoll_ctl(epfd_, EPOLL_CTL_DEL, s.shm_wake_fd(), nullptr);
-    epoll_ctl(epfd_, EPOLL_CTL_DEL, s.fd_, nullptr);
+    if (s.shm_wake_armed_) epoll_ctl(epfd_, EPOLL_CTL_DEL, s.shm_wake_fd(), nullptr);
+    if (s.shm_control_armed_) epoll_ctl(epfd_, EPOLL_CTL_DEL, s.fd_, nullptr);
+    s.shm_wake_armed_ = s.shm_control_armed_ = false;
   }
 
   void begin_close(Stream& s) override {
@@ -187,7 +197,10 @@ class EpollLoop final : public EventLoop {
         if (Stream* s = stream_at(index_of(ev.data.u64), gen_of(ev.data.u64))) {
           shm_control(*s);
           // Level-triggered: a control socket at its end would be reported on every wait.
-          if (s->eof_ && !s->closing_) epoll_ctl(epfd_, EPOLL_CTL_DEL, s->fd_, nullptr);
+          if (s->eof_ && !s->closing_ && s->shm_control_armed_) {
+            epoll_ctl(epfd_, EPOLL_CTL_DEL, s->fd_, nullptr);
+            s->shm_control_armed_ = false;
+          }
         }
         break;
       case Op::kStream:

@@ -111,6 +111,7 @@ struct Stream::Shm {
   shm::Consumer in;
   int wake = -1;
   int peer_wake = -1;
+  size_t max_ring_bytes = 0;  // connect_shm: the largest rings the server may offer
   ~Shm() {
     if (wake >= 0) ::close(wake);
     if (peer_wake >= 0) ::close(peer_wake);
@@ -289,6 +290,45 @@ Stream* EventLoop::add_shm_stream(ShmEndpoint e, StreamHandler& h) {
   return new_stream(e.control, h, peer, false, std::move(m));
 }
 
+Stream* EventLoop::connect_shm(const SockAddr& path, StreamHandler& h, size_t max_ring_bytes,
+                               IoError& error) {
+  bool in_progress = false;
+  // A Unix stream connect completes at once or fails (EAGAIN: the server's backlog is full).
+  const int fd = connect_stream(path, in_progress, error);
+  if (fd < 0) return nullptr;
+  auto m = std::make_unique<Stream::Shm>();
+  m->max_ring_bytes = max_ring_bytes;
+  // No segment yet: the stream is "connecting" until the offer arrives on the socket.
+  return new_stream(fd, h, path, true, std::move(m));
+}
+
+bool offer_shm(int sock, size_t ring_bytes, ShmEndpoint& out, std::string* error) {
+  std::unique_ptr<shm::Segment> seg = shm::Segment::create(ring_bytes, error);
+  if (!seg) return false;
+  const int client_wake = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  const int server_wake = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  auto close_both = [&] {
+    if (client_wake >= 0) ::close(client_wake);
+    if (server_wake >= 0) ::close(server_wake);
+  };
+  if (client_wake < 0 || server_wake < 0) {
+    if (error) *error = std::string("eventfd: ") + std::strerror(errno);
+    close_both();
+    return false;
+  }
+  if (!shm::send_handoff(sock, {seg->fd(), client_wake, server_wake}, error)) {
+    close_both();
+    return false;
+  }
+  // The client has its own copies now; ours of its eventfd is the one we signal.
+  out.segment = std::move(seg);
+  out.client = false;
+  out.wake = server_wake;
+  out.peer_wake = client_wake;
+  out.control = sock;
+  return true;
+}
+
 Stream* EventLoop::connect(const SockAddr& to, StreamHandler& h, IoError& error) {
   bool in_progress = false;
   const int fd = connect_stream(to, in_progress, error);
@@ -447,7 +487,11 @@ void EventLoop::connected(Stream& s, int err) {
     return;
   }
   if (s.closing_) return;
-  if (!s.paused_ && reading_) restart_reading(s);
+  if (s.shm_) {
+    shm_pend(s);  // the server may have written already
+  } else if (!s.paused_ && reading_) {
+    restart_reading(s);
+  }
   if (s.queued_bytes_ != 0) mark_dirty(s);
 }
 
@@ -500,7 +544,7 @@ void EventLoop::shm_signal(Stream& s) {
 
 void EventLoop::shm_read(Stream& s) {
   Stream::Shm& m = *s.shm_;
-  if (s.closing_ || s.eof_ || s.paused_ || !reading_) return;
+  if (s.closing_ || s.eof_ || s.paused_ || s.connecting_ || !reading_) return;
   // Bounded like a socket's receive: one busy ring cannot starve the loop's other work.
   for (int i = 0; i < 16; ++i) {
     const size_t n = m.in.available();
@@ -547,7 +591,7 @@ void EventLoop::shm_flush(Stream& s) {
 bool EventLoop::shm_arm_sleep() {
   bool sleep = true;
   for (Stream* s : shm_streams_) {
-    if (s->closing_ || s->eof_ || s->paused_ || !reading_) continue;
+    if (s->closing_ || s->eof_ || s->paused_ || s->connecting_ || !reading_) continue;
     if (s->shm_->in.prepare_sleep()) {  // bytes came in meanwhile (or the ring broke)
       shm_pend(*s);
       sleep = false;
@@ -565,8 +609,42 @@ void EventLoop::shm_wake(Stream& s) {
   if (s.queued_bytes_ != 0) mark_dirty(s);  // the peer may have made room
 }
 
+void EventLoop::shm_accept_offer(Stream& s) {
+  Stream::Shm& m = *s.shm_;
+  uint8_t b;
+  const ssize_t n = ::recv(s.fd_, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n <= 0) {
+    // The server closed without an offer (it is shutting down, or refused us).
+    connected(s, n < 0 ? errno : ECONNRESET);
+    return;
+  }
+  shm::Handoff h;
+  std::string why;
+  if (!shm::receive_handoff(s.fd_, h, &why)) {
+    connected(s, EPROTO);
+    return;
+  }
+  m.segment = shm::Segment::attach(h.memfd, m.max_ring_bytes, &why);
+  m.wake = h.client_wake;
+  m.peer_wake = h.server_wake;
+  if (!m.segment) {
+    connected(s, EPROTO);
+    return;
+  }
+  m.out = m.segment->producer(shm::Direction::kToServer);
+  m.in = m.segment->consumer(shm::Direction::kToClient);
+  watch_shm(s);  // the eventfd, now that there is one
+  if (s.closing_) return;
+  connected(s, 0);
+}
+
 void EventLoop::shm_control(Stream& s) {
   if (s.closing_ || s.eof_) return;
+  if (s.connecting_) {
+    shm_accept_offer(s);
+    return;
+  }
   uint8_t b;
   const ssize_t n = ::recv(s.fd_, &b, 1, MSG_DONTWAIT);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
@@ -802,7 +880,8 @@ Duration EventLoop::poll_before_sleeping(Duration timeout) {
   do {
     bool ring = false;
     for (Stream* s : shm_streams_) {
-      if (!s->closing_ && !s->paused_ && !s->eof_ && s->shm_->in.available() != 0) {
+      if (!s->closing_ && !s->paused_ && !s->eof_ && !s->connecting_ &&
+          s->shm_->in.available() != 0) {
         shm_pend(*s);
         ring = true;
       }

@@ -190,6 +190,14 @@ struct ShmEndpoint {
   int control = -1;
 };
 
+// The server's half of setting up a shared-memory connection, on a freshly accepted Unix stream
+// socket: makes the segment (two rings of `ring_bytes`) and both eventfds, and sends them to the
+// client. The server only ever maps memory it made itself, so a client cannot choose what it
+// maps, how large, or take it away. The message is small and the socket new, so the send does not
+// block. On success `out` holds everything, `sock` as its control socket; on failure `sock` is
+// still the caller's and `error` says why.
+bool offer_shm(int sock, size_t ring_bytes, ShmEndpoint& out, std::string* error);
+
 // A connected stream owned by a loop: a socket (TCP, Unix), or a shared-memory connection whose
 // bytes go through rings instead of the kernel (add_shm_stream); handlers cannot tell them apart.
 class Stream {
@@ -271,8 +279,8 @@ class Stream {
   bool epoll_out_ = false;  // epoll: EPOLLOUT is registered
   bool epoll_in_ = false;   // epoll: EPOLLIN is registered
   bool in_shm_pending_ = false;
-  bool shm_wake_armed_ = false;     // io_uring: the eventfd's multishot poll is armed
-  bool shm_control_armed_ = false;  // io_uring: the control socket's
+  bool shm_wake_armed_ = false;     // the backend watches the eventfd
+  bool shm_control_armed_ = false;  // the backend watches the control socket
 };
 
 class Listener {
@@ -334,6 +342,12 @@ class EventLoop {
   // Connects to `to`; on_connected() reports the outcome. nullptr and `error` when the socket
   // cannot even be created.
   Stream* connect(const SockAddr& to, StreamHandler& h, IoError& error);
+  // Connects to a server's shared-memory endpoint, the Unix socket `path`: the server answers with
+  // the segment (offer_shm), and on_connected() reports the outcome as for connect(), EPROTO when
+  // the answer is not a valid offer or its rings are larger than `max_ring_bytes`. Sends made
+  // before then wait in the queue. The loop is never blocked for the answer.
+  Stream* connect_shm(const SockAddr& path, StreamHandler& h, size_t max_ring_bytes,
+                      IoError& error);
   // Adopts a listening socket; accepted connections go to `h`.
   Listener* add_listener(int fd, AcceptHandler& h);
   void close_listener(Listener* l);
@@ -396,7 +410,9 @@ class EventLoop {
   // Submits what is queued and looks for events without sleeping: true when some are ready
   // (the next wait() takes them without a system call to wait for).
   virtual bool poll_ready() = 0;
-  // Shared-memory streams: watch (and stop watching) the eventfd and the control socket.
+  // Shared-memory streams: watch (and stop watching) the eventfd and the control socket. A
+  // stream still waiting for its offer has no eventfd yet: only the socket is watched, and
+  // watch_shm() is called again once the offer has come (it watches what is not watched yet).
   virtual void watch_shm(Stream& s) = 0;
   virtual void unwatch_shm(Stream& s) = 0;
   virtual void wake_backend() = 0;  // makes wait() return; any thread
@@ -413,7 +429,8 @@ class EventLoop {
   void read_datagrams(Datagram& d);  // nonblocking recvmsg until EAGAIN (bounded)
   void drain_wakeups();
   void shm_wake(Stream& s);      // the stream's eventfd fired
-  void shm_control(Stream& s);   // its control socket is readable: the peer went, or misbehaves
+  void shm_control(Stream& s);   // its control socket is readable: the peer went, or misbehaves,
+                                 // or (connect_shm) the server's offer has come
   bool finish_close(Stream& s);  // when no operation is in flight: close fd, notify, free
   void finish_close(Listener& l);
   void finish_close(Datagram& d);
@@ -474,6 +491,7 @@ class EventLoop {
   bool shm_arm_sleep();
   void shm_pend(Stream& s);
   void shm_signal(Stream& s);
+  void shm_accept_offer(Stream& s);  // connect_shm: the control socket became readable
 
   std::thread::id owner_;
   TimePoint now_;

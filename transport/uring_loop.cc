@@ -184,8 +184,8 @@ class UringLoop final : public EventLoop {
   }
 
   void watch_shm(Stream& s) override {
-    arm_shm(s, Op::kShmWake);
-    arm_shm(s, Op::kShmControl);
+    if (!s.shm_wake_armed_ && s.shm_wake_fd() >= 0) arm_shm(s, Op::kShmWake);
+    if (!s.shm_control_armed_) arm_shm(s, Op::kShmControl);
   }
   void unwatch_shm(Stream& s) override {
     if (s.shm_wake_armed_) cancel(pack(Op::kShmWake, s.gen_, s.index_));

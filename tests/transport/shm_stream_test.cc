@@ -3,6 +3,9 @@
 // end of stream after its last bytes; a peer that scribbles over an index or writes on the
 // control socket is cut off with EPROTO; a peer that never reads holds our queue without the
 // loop spinning, and room it makes later is used; a sleeping loop is woken by its peer's signal.
+// Setting up through a listening Unix socket (offer_shm, connect_shm): what the client queued
+// early goes out; a server that closes, answers garbage, offers rings too large or never
+// answers fails the connect (or leaves it waiting) without blocking the loop.
 #include <gtest/gtest.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -13,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <string>
 #include <thread>
@@ -274,6 +278,139 @@ TEST_P(ShmStreamTest, ASleepingLoopIsWokenByItsPeer) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ShmStreamTest,
+                         ::testing::Values(Backend::kIoUring, Backend::kEpoll),
+                         [](const ::testing::TestParamInfo<Backend>& i) {
+                           return std::string(i.param == Backend::kIoUring ? "io_uring" : "epoll");
+                         });
+
+// A listener that answers every connection as a shared-memory server does: an offer (or, for
+// the refusal tests, whatever `answer` does instead), then a stream on the ring.
+struct OfferingListener : AcceptHandler {
+  EventLoop* loop = nullptr;
+  StreamHandler* handler = nullptr;
+  size_t ring = 64 * 1024;
+  std::function<void(int)> answer;  // set: answers with this instead of an offer
+  int accepted = 0;
+  void on_accept(int fd, const SockAddr&) override {
+    ++accepted;
+    if (answer) {
+      answer(fd);
+      return;
+    }
+    ShmEndpoint e;
+    std::string err;
+    ASSERT_TRUE(offer_shm(fd, ring, e, &err)) << err;
+    ASSERT_NE(loop->add_shm_stream(std::move(e), *handler), nullptr);
+  }
+};
+
+struct ConnectWatcher : Collector {
+  int connected = -1;
+  void on_connected(Stream&, int e) override { connected = e; }
+};
+
+class ShmConnectTest : public ShmStreamTest {
+ protected:
+  void SetUp() override {
+    ShmStreamTest::SetUp();
+    if (IsSkipped()) return;
+    path_ = "/tmp/ringrpc-shm-connect-" + std::to_string(::getpid()) + ".sock";
+    ::unlink(path_.c_str());
+    ASSERT_TRUE(SockAddr::unix_path(path_, addr_));
+    IoError io;
+    const int fd = listen_stream(addr_, {}, io);
+    ASSERT_GE(fd, 0) << io.to_string();
+    offering_.loop = loop_.get();
+    offering_.handler = &echo_;
+    loop_->add_listener(fd, offering_);
+  }
+  void TearDown() override {
+    ShmStreamTest::TearDown();
+    ::unlink(path_.c_str());
+  }
+  std::string path_;
+  SockAddr addr_;
+  OfferingListener offering_;
+  ConnectWatcher watcher_;
+};
+
+TEST_P(ShmConnectTest, ConnectsThroughTheOfferAndSendsWhatWasQueuedBefore) {
+  IoError io;
+  Stream* c = loop_->connect_shm(addr_, watcher_, 1 << 20, io);
+  ASSERT_NE(c, nullptr) << io.to_string();
+  // Queued while the offer is still on its way: goes out once the rings exist.
+  std::vector<uint8_t> m(300 * 1024);
+  for (size_t k = 0; k < m.size(); ++k) m[k] = pattern(k);
+  c->send(bytes_message(*loop_, m));
+  ASSERT_TRUE(run_until([&] { return watcher_.got.size() >= m.size(); }))
+      << watcher_.got.size() << " of " << m.size();
+  EXPECT_EQ(watcher_.connected, 0);
+  EXPECT_EQ(watcher_.got, m);
+  EXPECT_EQ(offering_.accepted, 1);
+  c->close();
+  ASSERT_TRUE(run_until([&] { return watcher_.closed; }));
+  EXPECT_EQ(watcher_.err, 0);
+}
+
+TEST_P(ShmConnectTest, NobodyListeningIsRefusedAtOnce) {
+  SockAddr nowhere;
+  ASSERT_TRUE(SockAddr::unix_path(path_ + ".absent", nowhere));
+  IoError io;
+  Stream* c = loop_->connect_shm(nowhere, watcher_, 1 << 20, io);
+  EXPECT_EQ(c, nullptr);
+  EXPECT_EQ(io.code, ENOENT);
+}
+
+TEST_P(ShmConnectTest, AServerThatClosesWithoutAnOfferIsAResetConnect) {
+  offering_.answer = [](int fd) { ::close(fd); };
+  IoError io;
+  ASSERT_NE(loop_->connect_shm(addr_, watcher_, 1 << 20, io), nullptr);
+  ASSERT_TRUE(run_until([&] { return watcher_.closed; }, 5s));
+  EXPECT_EQ(watcher_.connected, ECONNRESET);
+  EXPECT_EQ(watcher_.err, ECONNRESET);
+}
+
+TEST_P(ShmConnectTest, AnAnswerThatIsNotAnOfferIsRefusedWithEproto) {
+  offering_.answer = [](int fd) {
+    const char junk[] = "HTTP/1.1 400 Bad Request\r\n\r\n";
+    [[maybe_unused]] ssize_t n = ::send(fd, junk, sizeof junk - 1, MSG_NOSIGNAL);
+    ::close(fd);
+  };
+  IoError io;
+  ASSERT_NE(loop_->connect_shm(addr_, watcher_, 1 << 20, io), nullptr);
+  ASSERT_TRUE(run_until([&] { return watcher_.closed; }, 5s));
+  EXPECT_EQ(watcher_.connected, EPROTO);
+}
+
+TEST_P(ShmConnectTest, RingsLargerThanTheClientAllowsAreRefused) {
+  offering_.ring = 1 << 20;
+  IoError io;
+  ASSERT_NE(loop_->connect_shm(addr_, watcher_, 64 * 1024, io), nullptr);
+  ASSERT_TRUE(run_until([&] { return watcher_.closed; }, 5s));
+  EXPECT_EQ(watcher_.connected, EPROTO);
+}
+
+TEST_P(ShmConnectTest, AServerThatNeverAnswersLeavesTheLoopFree) {
+  std::vector<int> held;
+  offering_.answer = [&held](int fd) { held.push_back(fd); };
+  IoError io;
+  Stream* c = loop_->connect_shm(addr_, watcher_, 1 << 20, io);
+  ASSERT_NE(c, nullptr);
+  c->send(bytes_message(*loop_, std::vector<uint8_t>(100, 1)));
+  // The loop goes on serving other streams while this one waits.
+  Pair p = make_pair(4096);
+  Stream* other = loop_->add_shm_stream(std::move(p.client), client_);
+  loop_->add_shm_stream(std::move(p.server), echo_);
+  other->send(bytes_message(*loop_, std::vector<uint8_t>(10, 2)));
+  ASSERT_TRUE(run_until([&] { return client_.got.size() == 10; }, 5s));
+  EXPECT_EQ(watcher_.connected, -1);
+  EXPECT_FALSE(watcher_.closed);
+  for (int fd : held) ::close(fd);
+  ASSERT_TRUE(run_until([&] { return watcher_.closed; }, 5s));
+  EXPECT_EQ(watcher_.connected, ECONNRESET);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ShmConnectTest,
                          ::testing::Values(Backend::kIoUring, Backend::kEpoll),
                          [](const ::testing::TestParamInfo<Backend>& i) {
                            return std::string(i.param == Backend::kIoUring ? "io_uring" : "epoll");
