@@ -1,5 +1,7 @@
 #include "engine/client.h"
 
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -373,7 +375,9 @@ class ChannelCore final : public transport::StreamHandler,
 
   void open_stream() {
     transport::IoError err;
-    stream_ = loop_.connect(options_.address, *this, err);
+    stream_ = options_.transport == TransportKind::kShm
+                  ? loop_.connect_shm(options_.address, *this, options_.max_shm_ring, err)
+                  : loop_.connect(options_.address, *this, err);
     if (stream_ == nullptr) {
       connection_lost(RpcError::io(Errc::kCannotSend, err.code));
       return;
@@ -539,6 +543,27 @@ void Channel::run_loop_until(const std::function<bool()>& done) {
 
 // --- binding ----------------------------------------------------------------------------------
 
+// A loopback address, or one of this host's interfaces': a server there shares our memory.
+static bool is_this_host(const SockAddr& a) {
+  if (a.is_loopback()) return true;
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return false;
+  bool mine = false;
+  for (ifaddrs* i = list; i != nullptr && !mine; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != a.family()) continue;
+    if (a.family() == AF_INET) {
+      mine = reinterpret_cast<const sockaddr_in*>(i->ifa_addr)->sin_addr.s_addr ==
+             reinterpret_cast<const sockaddr_in*>(a.get())->sin_addr.s_addr;
+    } else if (a.family() == AF_INET6) {
+      mine = std::memcmp(&reinterpret_cast<const sockaddr_in6*>(i->ifa_addr)->sin6_addr,
+                         &reinterpret_cast<const sockaddr_in6*>(a.get())->sin6_addr,
+                         sizeof(in6_addr)) == 0;
+    }
+  }
+  ::freeifaddrs(list);
+  return mine;
+}
+
 Result<std::shared_ptr<Channel>> connect(const std::string& host, uint32_t program,
                                          uint32_t version, std::string_view nettype,
                                          ChannelOptions base, EventLoop* loop) {
@@ -546,8 +571,8 @@ Result<std::shared_ptr<Channel>> connect(const std::string& host, uint32_t progr
   if (loop == nullptr) loop = &ClientRuntime::shared().loop();
   base.program = program;
   base.version = version;
-  if (nettype == "unix" || nettype == "local") {
-    base.transport = TransportKind::kUnix;
+  if (nettype == "unix" || nettype == "local" || nettype == "shm") {
+    base.transport = nettype == "shm" ? TransportKind::kShm : TransportKind::kUnix;
     if (!SockAddr::unix_path(host, base.address)) return R(RpcError::of(Errc::kUnknownHost));
     return R(Channel::create(*loop, std::move(base)));
   }
@@ -557,6 +582,14 @@ Result<std::shared_ptr<Channel>> connect(const std::string& host, uint32_t progr
   SockAddr registry;
   if (!SockAddr::resolve(host, 111, v6, registry)) return R(RpcError::of(Errc::kUnknownHost));
   base.transport = udp ? TransportKind::kUdp : TransportKind::kTcp;
+  if (!udp && base.shared_memory && is_this_host(registry)) {
+    Result<SockAddr> shm = rpcb_find_shm(registry, program, version, loop, std::chrono::seconds(2));
+    if (shm.ok()) {
+      base.transport = TransportKind::kShm;
+      base.address = shm.value();
+      return R(Channel::create(*loop, std::move(base)));
+    }
+  }
   Result<SockAddr> addr =
       rpcb_getaddr(registry, base.transport, program, version, loop, std::chrono::seconds(5));
   if (!addr.ok()) return R(addr.error());

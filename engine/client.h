@@ -6,8 +6,10 @@
 //
 // Binding works like libtirpc's clnt_create: connect(host, program, version, "tcp" | "udp" |
 // "unix") asks the host's registry on port 111 where the program is (rpcbind GETADDR version 4,
-// then 3, then portmap GETPORT, over the transport the channel will use). ringrpc-gen's
-// V_Client classes wrap a Channel with one method per procedure.
+// then 3, then portmap GETPORT, over the transport the channel will use). A "tcp" binding to a
+// server on this host goes over shared memory instead when the server offers it (and
+// ChannelOptions::shared_memory allows it). ringrpc-gen's V_Client classes wrap a Channel with
+// one method per procedure.
 //
 // Threading: a Channel's I/O and its callbacks run on the thread of the EventLoop it was created
 // on (a ClientRuntime's thread, or a loop the caller runs). Every method may be called from any
@@ -64,6 +66,12 @@ struct ChannelOptions {
   uint32_t max_inflight = 65536;
   size_t max_record = 64u << 20;  // replies longer than this break the connection
   Credentials credentials;
+  // connect() over "tcp" to a server on this host that registered a shared-memory endpoint
+  // uses that instead. false: always TCP.
+  bool shared_memory = true;
+  // Shared memory: a server that offers rings larger than this is refused (it would make this
+  // process map that much).
+  size_t max_shm_ring = 16u << 20;
 };
 
 struct CallOptions {
@@ -154,8 +162,11 @@ class Channel {
 };
 
 // Binds like clnt_create(host, prog, vers, nettype): "tcp", "udp", "tcp6", "udp6" ask the
-// registry on `host` (portmap GETPORT, port 111) for the port; "unix" takes `host` as the socket
-// path. `base` supplies timeouts and credentials; the runtime defaults to the shared one.
+// registry on `host` (port 111) for the address; "unix" and "shm" take `host` as the socket
+// path of a Unix or shared-memory endpoint. "tcp" and "tcp6" to this host (a loopback address or
+// one of its interfaces') look for a shared-memory endpoint first, in the registry's DUMP,
+// unless base.shared_memory is false; any failure there falls back to TCP. `base` supplies
+// timeouts and credentials; the runtime defaults to the shared one.
 Result<std::shared_ptr<Channel>> connect(const std::string& host, uint32_t program,
                                          uint32_t version, std::string_view nettype,
                                          ChannelOptions base = {},

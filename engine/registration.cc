@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "engine/client.h"
+#include "engine/registry/registry.h"
 #include "engine/registry/uaddr.h"
 #include "rpcb_prot.h"
 
@@ -138,6 +139,33 @@ Result<SockAddr> rpcb_getaddr(const SockAddr& registry, TransportKind kind, uint
   SockAddr addr = registry;
   addr.set_port(static_cast<uint16_t>(port.value()));
   return R(addr);
+}
+
+Result<SockAddr> rpcb_find_shm(const SockAddr& registry, uint32_t program, uint32_t version,
+                               transport::EventLoop* loop, std::chrono::milliseconds timeout) {
+  using R = Result<SockAddr>;
+  if (loop == nullptr) loop = &ClientRuntime::shared().loop();
+  CallOptions co;
+  co.timeout = timeout;
+  for (uint32_t v : {4u, 3u}) {
+    auto ch = make_channel(TransportKind::kTcp, registry, v, timeout, *loop);
+    Result<pb::rpcblist_ptr> r = v == 4 ? pb::RPCBVERS4_Client(ch).RPCBPROC_DUMP(co)
+                                        : pb::RPCBVERS_Client(ch).RPCBPROC_DUMP(co);
+    if (!r.ok()) {
+      if (version_refused(r.error())) continue;
+      return R(r.error());
+    }
+    for (const pb::rp__list* e = r.value().get(); e != nullptr; e = e->rpcb_next.get()) {
+      const pb::rpcb& m = e->rpcb_map;
+      if (m.r_prog != program || m.r_vers != version || m.r_netid != registry::kShmNetid) continue;
+      // What a dead server left behind is not an offer (rpcbind keeps it until it is unset).
+      if (!registry::is_bound(m.r_netid, m.r_addr)) continue;
+      std::optional<SockAddr> addr = registry::from_uaddr(m.r_addr, AF_UNIX);
+      if (addr) return R(*addr);
+    }
+    return R(RpcError::of(Errc::kNotRegistered));
+  }
+  return R(RpcError::of(Errc::kNotRegistered));  // a portmapper: it knows TCP and UDP only
 }
 
 Result<uint16_t> pmap_getport(const SockAddr& registry, uint32_t program, uint32_t version,

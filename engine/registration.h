@@ -55,4 +55,11 @@ Result<transport::SockAddr> rpcb_getaddr(const transport::SockAddr& registry, Tr
                                          transport::EventLoop* loop,
                                          std::chrono::milliseconds timeout);
 
+// The shared-memory endpoint (netid "ringrpc-shm") of `program` `version` registered with the
+// registry at `registry`, found in its DUMP (rpcbind answers GETADDR only for the transport a
+// request arrives on) and only if a server still listens there. kNotRegistered when none.
+Result<transport::SockAddr> rpcb_find_shm(const transport::SockAddr& registry, uint32_t program,
+                                          uint32_t version, transport::EventLoop* loop,
+                                          std::chrono::milliseconds timeout);
+
 }  // namespace ringrpc

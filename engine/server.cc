@@ -43,6 +43,8 @@ const char* to_string(TransportKind t) noexcept {
       return "udp";
     case TransportKind::kUnix:
       return "unix";
+    case TransportKind::kShm:
+      return "shm";
   }
   return "?";
 }
@@ -58,8 +60,11 @@ namespace {
 struct Endpoint {
   TransportKind kind;
   SockAddr addr;
-  std::string path;      // Unix
-  std::vector<int> fds;  // one per shard (SO_REUSEPORT), or one for Unix
+  std::string path;      // Unix and shared memory
+  std::vector<int> fds;  // one per shard (SO_REUSEPORT), or one for Unix and shared memory
+  bool on_socket_file() const noexcept {
+    return kind == TransportKind::kUnix || kind == TransportKind::kShm;
+  }
 };
 
 struct ProgramEntry {
@@ -215,6 +220,7 @@ class Shard final : public transport::AcceptHandler,
   // Runs on the shard's thread: builds the loop, adopts the sockets, serves until stopped.
   void run(std::function<void(bool, const std::string&)> ready);
   void adopt(int fd, const SockAddr& peer, TransportKind kind);
+  void adopt_shm(const std::shared_ptr<transport::ShmEndpoint>& e);
   void begin_shutdown();
   EventLoop* loop() const noexcept { return loop_.get(); }
 
@@ -248,6 +254,21 @@ class Shard final : public transport::AcceptHandler,
    private:
     Shard& s_;
   };
+  // The shared-memory listener's connections are set up differently from the Unix ones.
+  class ShmAcceptor final : public transport::AcceptHandler {
+   public:
+    explicit ShmAcceptor(Shard& s) : s_(s) {}
+    void on_accept(int fd, const SockAddr& peer) override {
+      (void)peer;
+      s_.on_accept_shm(fd);
+    }
+    void on_accept_error(int err) override { s_.on_accept_error(err); }
+
+   private:
+    Shard& s_;
+  };
+  void on_accept_shm(int fd);
+  Shard* next_local_shard();
 
   void on_tick();
   void bad_header(const xdr::XdrReader& r, const rpc::CallHeader& h, const Origin& o);
@@ -287,6 +308,7 @@ class Shard final : public transport::AcceptHandler,
   bool budget_paused_ = false;
   Clock::time_point drain_deadline_{};
   Tick tick_{*this};
+  ShmAcceptor shm_acceptor_{*this};
 };
 
 class Connection final : public transport::StreamHandler {
@@ -517,7 +539,7 @@ void Shard::run(std::function<void(bool, const std::string&)> ready) {
   if (!loop_) {
     // The sockets meant for this shard are its own to close (the Server hands them over).
     for (Endpoint& e : srv_.endpoints) {
-      if (e.kind != TransportKind::kUnix) {
+      if (!e.on_socket_file()) {
         ::close(e.fds[index_]);
       } else if (index_ == 0) {
         ::close(e.fds[0]);
@@ -534,6 +556,8 @@ void Shard::run(std::function<void(bool, const std::string&)> ready) {
   for (Endpoint& e : srv_.endpoints) {
     if (e.kind == TransportKind::kUnix) {
       if (index_ == 0) listeners_.push_back(loop_->add_listener(e.fds[0], *this));
+    } else if (e.kind == TransportKind::kShm) {
+      if (index_ == 0) listeners_.push_back(loop_->add_listener(e.fds[0], shm_acceptor_));
     } else if (e.kind == TransportKind::kTcp) {
       listeners_.push_back(loop_->add_listener(e.fds[index_], *this));
     } else {
@@ -580,11 +604,10 @@ void Shard::on_accept(int fd, const SockAddr& peer) {
     return;
   }
   transport::prepare_accepted(fd);
-  if (kind == TransportKind::kUnix && srv_.shards.size() > 1) {
+  if (kind == TransportKind::kUnix) {
     // One Unix listener (on shard 0) for all: hand connections out round-robin.
-    const unsigned target = unix_rr_++ % static_cast<unsigned>(srv_.shards.size());
-    if (target != index_) {
-      Shard* s = srv_.shards[target].get();
+    Shard* s = next_local_shard();
+    if (s != this) {
       std::lock_guard<std::mutex> lock(s->link_->mu);
       if (s->link_->loop != nullptr) {
         s->link_->loop->post([s, fd, peer] { s->adopt(fd, peer, TransportKind::kUnix); });
@@ -593,6 +616,69 @@ void Shard::on_accept(int fd, const SockAddr& peer) {
     }
   }
   adopt(fd, peer, kind);
+}
+
+Shard* Shard::next_local_shard() {
+  if (srv_.shards.size() < 2) return this;
+  return srv_.shards[unix_rr_++ % srv_.shards.size()].get();
+}
+
+static void close_endpoint(transport::ShmEndpoint& e) {
+  for (int fd : {e.wake, e.peer_wake, e.control}) {
+    if (fd >= 0) ::close(fd);
+  }
+  e.wake = e.peer_wake = e.control = -1;
+  e.segment.reset();
+}
+
+void Shard::on_accept_shm(int fd) {
+  if (shutting_down_) {
+    ::close(fd);
+    return;
+  }
+  transport::prepare_accepted(fd);
+  // Made here, on the listening shard, and sent at once: the client's loop waits for it.
+  auto e = std::make_shared<transport::ShmEndpoint>();
+  std::string why;
+  if (!transport::offer_shm(fd, srv_.options.shm_ring_bytes, *e, &why)) {
+    log_.warn("shared-memory connection not set up: %s", why.c_str());
+    ::close(fd);
+    return;
+  }
+  Shard* s = next_local_shard();
+  if (s != this) {
+    std::lock_guard<std::mutex> lock(s->link_->mu);
+    if (s->link_->loop != nullptr) {
+      s->link_->loop->post([s, e] { s->adopt_shm(e); });
+      return;
+    }
+  }
+  adopt_shm(e);
+}
+
+void Shard::adopt_shm(const std::shared_ptr<transport::ShmEndpoint>& e) {
+  if (shutting_down_) {
+    close_endpoint(*e);
+    return;
+  }
+  auto* c = new Connection(*this, next_conn_id_++, TransportKind::kShm, srv_.options.max_record);
+  c->last_active_ = loop_->now();
+  ucred uc{};
+  socklen_t len = sizeof uc;
+  if (::getsockopt(e->control, SOL_SOCKET, SO_PEERCRED, &uc, &len) == 0 && len == sizeof uc) {
+    c->has_cred_ = true;
+    c->cred_ = PeerCred{uc.uid, uc.gid, uc.pid};
+  }
+  c->stream_ = loop_->add_shm_stream(std::move(*e), *c);
+  if (c->stream_ == nullptr) {
+    delete c;
+    return;
+  }
+  conns_.emplace(c->id_, c);
+  bump(srv_.stats.connections_accepted);
+  bump(srv_.stats.connections_open);
+  c->stream_->user = c;
+  if (budget_paused_) c->stream_->pause_reading();
 }
 
 void Shard::adopt(int fd, const SockAddr& peer, TransportKind kind) {
@@ -1051,7 +1137,7 @@ Server::~Server() {
   wait();
   // The sockets belonged to the shards' loops, which closed them; the socket file is ours.
   for (Endpoint& e : impl_->endpoints) {
-    if (e.kind == TransportKind::kUnix && !e.fds.empty()) ::unlink(e.path.c_str());
+    if (e.on_socket_file() && !e.fds.empty()) ::unlink(e.path.c_str());
   }
 }
 
@@ -1084,11 +1170,15 @@ void Server::listen_unix(const std::string& path) {
   Endpoint e{TransportKind::kUnix, SockAddr(), path, {}};
   impl_->endpoints.push_back(std::move(e));
 }
+void Server::listen_shm(const std::string& path) {
+  Endpoint e{TransportKind::kShm, SockAddr(), path, {}};
+  impl_->endpoints.push_back(std::move(e));
+}
 
 static bool bind_endpoint(Endpoint& e, unsigned shards, std::string& error) {
   transport::IoError io;
   transport::ListenOptions lo;
-  if (e.kind == TransportKind::kUnix) {
+  if (e.on_socket_file()) {
     if (!SockAddr::unix_path(e.path, e.addr)) {
       error = "unix socket path too long: " + e.path;
       return false;
@@ -1141,7 +1231,7 @@ bool Server::start(std::string* error) {
     }
     return false;
   };
-  if (m.endpoints.empty()) return fail("no endpoint to listen on (listen_tcp/udp/unix)");
+  if (m.endpoints.empty()) return fail("no endpoint to listen on (listen_tcp/udp/unix/shm)");
   unsigned n = m.options.shards;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
   for (Endpoint& e : m.endpoints) {
@@ -1253,7 +1343,8 @@ static std::vector<std::pair<std::string, std::string>> registry_addresses(
     const std::vector<std::pair<TransportKind, SockAddr>>& endpoints) {
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& [kind, addr] : endpoints) {
-    const int family = kind == TransportKind::kUnix ? AF_UNIX : addr.family();
+    const int family =
+        kind == TransportKind::kUnix || kind == TransportKind::kShm ? AF_UNIX : addr.family();
     out.emplace_back(std::string(registry::netid_of(kind, family).netid), registry::to_uaddr(addr));
   }
   return out;

@@ -1,12 +1,14 @@
 // The RPC server: shards (one thread and one event loop per core), the endpoints they listen on
-// (TCP over IPv4/IPv6 and Unix stream sockets with record marking, UDP datagrams), the programs
-// registered from ringrpc-gen output, and the replies RFC 5531 prescribes for every call that
-// cannot be served. engine/DESIGN.md lists each error case and what the server answers.
+// (TCP over IPv4/IPv6 and Unix stream sockets with record marking, UDP datagrams, shared-memory
+// rings for clients on this host), the programs registered from ringrpc-gen output, and the
+// replies RFC 5531 prescribes for every call that cannot be served. engine/DESIGN.md lists each
+// error case and what the server answers.
 //
 // Connections are spread over shards by the kernel (one SO_REUSEPORT listening socket per shard
-// and port) or, for Unix sockets, by shard 0 handing accepted connections round-robin. A
-// connection lives on one shard; a call is decoded, dispatched and answered on that shard unless
-// its procedure is marked blocking (Service::set_blocking), then it runs on the offload pool.
+// and port) or, for Unix sockets and shared memory, by shard 0 handing accepted connections
+// round-robin. A connection lives on one shard; a call is decoded, dispatched and answered on that
+// shard unless its procedure is marked blocking (Service::set_blocking), then it runs on the
+// offload pool.
 //
 // Limits that keep a server alive under hostile or careless clients: a maximum record size
 // (larger records close the connection), calls in flight per connection (reading pauses at the
@@ -53,6 +55,10 @@ struct ServerOptions {
   size_t offload_queue = 1024;
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(10)};
   bool log = true;  // one stderr line per refused connection or malformed record (rate-limited)
+  // Shared-memory connections: each has two rings of this many bytes (a power of two, at least
+  // 4 KiB), so one costs 2 x shm_ring_bytes + 4 KiB of memory, not counted in memory_budget. A
+  // record larger than a ring passes through it in pieces, as through a socket buffer.
+  size_t shm_ring_bytes = 256u << 10;
   // register_with_rpcbind(): when no registry runs on this host, serve one in-process (on port
   // 111 and /run/rpcbind.sock, which needs root or CAP_NET_BIND_SERVICE).
   bool embedded_registry = true;
@@ -101,6 +107,10 @@ class Server {
   void listen_tcp(const transport::SockAddr& addr);
   void listen_udp(const transport::SockAddr& addr);
   void listen_unix(const std::string& path);
+  // Shared memory for clients on this host: they connect to the Unix socket `path`, and the
+  // server answers with a segment of its own making (transport/DESIGN.md). Registered with the
+  // host's registry under the netid "ringrpc-shm", where connect() finds it.
+  void listen_shm(const std::string& path);
 
   // Binds every endpoint and starts the shards; returns when they serve. False, with a message
   // that says what failed, when an endpoint cannot be bound or no loop can start.

@@ -25,11 +25,14 @@
 
 namespace ringrpc {
 
-enum class TransportKind : uint8_t { kTcp, kUdp, kUnix };
+// kShm: rings in shared memory between two processes on one host, set up over a Unix socket
+// (transport/shm_ring.h); records travel as over TCP.
+enum class TransportKind : uint8_t { kTcp, kUdp, kUnix, kShm };
 const char* to_string(TransportKind t) noexcept;
 
-// Who is at the other end of a Unix-socket connection, as the kernel saw it when the client
-// connected (SO_PEERCRED). The registry uses it to decide who owns a registration.
+// Who is at the other end of a Unix-socket or shared-memory connection, as the kernel saw it
+// when the client connected (SO_PEERCRED). The registry uses it to decide who owns a
+// registration.
 struct PeerCred {
   uint32_t uid = 0;
   uint32_t gid = 0;

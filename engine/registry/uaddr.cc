@@ -12,13 +12,15 @@ namespace {
 constexpr uint32_t kClts = 1;
 constexpr uint32_t kCotsOrd = 3;
 
-constexpr std::array<NetidInfo, 6> kNetids{{
+constexpr std::array<NetidInfo, 7> kNetids{{
     {"udp", kClts, "inet", "udp", AF_INET, TransportKind::kUdp},
     {"tcp", kCotsOrd, "inet", "tcp", AF_INET, TransportKind::kTcp},
     {"udp6", kClts, "inet6", "udp", AF_INET6, TransportKind::kUdp},
     {"tcp6", kCotsOrd, "inet6", "tcp", AF_INET6, TransportKind::kTcp},
     {"local", kCotsOrd, "loopback", "-", AF_UNIX, TransportKind::kUnix},
     {"unix", kCotsOrd, "loopback", "-", AF_UNIX, TransportKind::kUnix},
+    // Ours: a server's shared-memory endpoint, whose address is the Unix socket it is set up on.
+    {kShmNetid, kCotsOrd, "loopback", "-", AF_UNIX, TransportKind::kShm},
 }};
 
 // Splits "host.p1.p2" into host and port; false without two trailing decimal bytes.
@@ -60,6 +62,8 @@ const NetidInfo& netid_of(TransportKind kind, int family) noexcept {
   switch (kind) {
     case TransportKind::kUnix:
       return kNetids[4];
+    case TransportKind::kShm:
+      return kNetids[6];
     case TransportKind::kUdp:
       return family == AF_INET6 ? kNetids[2] : kNetids[0];
     case TransportKind::kTcp:

@@ -3,7 +3,10 @@
 // A universal address is how ONC RPC writes a transport address as text: IPv4
 // "h1.h2.h3.h4.p1.p2" and IPv6 "x1:...:x8.p1.p2" (RFC 4291 text, "::" allowed) with the port
 // split into its high and low byte, and a Unix-domain socket's path as it is. A netid names a
-// transport the way Linux's /etc/netconfig does: tcp, udp, tcp6, udp6, and local/unix.
+// transport the way Linux's /etc/netconfig does: tcp, udp, tcp6, udp6, and local/unix; and
+// ringrpc-shm, our own, for shared-memory endpoints (not in /etc/netconfig: libtirpc's clients
+// cannot use it, and rpcbind lists it in DUMP but answers GETADDR only for the netid a request
+// arrives on, so clients find it through DUMP).
 //
 // Threading: pure functions over values; any thread.
 #pragma once
@@ -17,6 +20,8 @@
 #include "transport/socket.h"
 
 namespace ringrpc::registry {
+
+inline constexpr std::string_view kShmNetid = "ringrpc-shm";
 
 // What /etc/netconfig says about a transport (the fields GETADDRLIST returns).
 struct NetidInfo {

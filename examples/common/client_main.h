@@ -1,5 +1,7 @@
 // The command line the example clients share: where the server is (--host, --transport, --port,
-// --unix) and how to bind to it (the registry, like clnt_create, unless a port or path is given).
+// --unix, --shm) and how to bind to it (the registry, like clnt_create, unless a port or path is
+// given; through the registry, a server on this host is reached over shared memory when it
+// offers that, unless --no-shm).
 //
 // Threading: call from main().
 #pragma once
@@ -15,9 +17,11 @@ namespace ringrpc::examples {
 
 struct ClientArgs {
   std::string host = "127.0.0.1";
-  std::string transport = "tcp";  // tcp, udp, unix
+  std::string transport = "tcp";  // tcp, udp, unix, shm
   int port = -1;                  // -1: ask the registry
-  std::string unix_path;
+  std::string unix_path;          // --unix, or --shm's path
+  bool shared_memory = true;      // false: --no-shm
+  bool verbose = false;           // --verbose: say on stderr how the channel was bound
   unsigned long count = 1;
   std::vector<std::string> positional;
 };

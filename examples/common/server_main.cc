@@ -16,13 +16,15 @@ void usage(FILE* out, const char* name, const char* what) {
                "  --port N         TCP and UDP port (default 0: any free port)\n"
                "  --shards N       event-loop threads (default: one per CPU)\n"
                "  --unix PATH      also listen on a Unix stream socket\n"
+               "  --shm PATH       also serve clients on this host over shared memory, set up\n"
+               "                   through the Unix socket PATH (registered as ringrpc-shm)\n"
                "  --no-register    do not register with the host's rpcbind/portmap\n"
                "  --backend B      io_uring, epoll or auto (default auto)\n"
                "  --idle-poll US   before sleeping, look for events this long (0..1000 us,\n"
                "                   yielding the CPU between looks; default 0, off)\n"
                "  --help           this text\n\n"
-               "Prints `listening tcp=PORT udp=PORT` when ready; stops on SIGINT/SIGTERM after\n"
-               "answering the calls in flight.\n",
+               "Prints `listening tcp=PORT udp=PORT` (and unix=, shm=) when ready; stops on\n"
+               "SIGINT/SIGTERM after answering the calls in flight.\n",
                name, what);
 }
 
@@ -43,6 +45,7 @@ int serve_main(int argc, char** argv, const char* name, const char* what,
   unsigned long port = 0;
   bool do_register = true;
   std::string unix_path;
+  std::string shm_path;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&](const char* flag) -> const char* {
@@ -71,6 +74,8 @@ int serve_main(int argc, char** argv, const char* name, const char* what,
       options.shards = static_cast<unsigned>(n);
     } else if (a == "--unix") {
       unix_path = value("--unix");
+    } else if (a == "--shm") {
+      shm_path = value("--shm");
     } else if (a == "--no-register") {
       do_register = false;
     } else if (a == "--backend") {
@@ -98,6 +103,7 @@ int serve_main(int argc, char** argv, const char* name, const char* what,
   server.listen_tcp(transport::SockAddr::any4(static_cast<uint16_t>(port)));
   server.listen_udp(transport::SockAddr::any4(static_cast<uint16_t>(port)));
   if (!unix_path.empty()) server.listen_unix(unix_path);
+  if (!shm_path.empty()) server.listen_shm(shm_path);
   std::string error;
   if (!server.start(&error)) {
     std::fprintf(stderr, "%s: %s\n", name, error.c_str());
@@ -114,6 +120,7 @@ int serve_main(int argc, char** argv, const char* name, const char* what,
   }
   std::printf("listening tcp=%u udp=%u", server.tcp_port(), server.udp_port());
   if (!unix_path.empty()) std::printf(" unix=%s", unix_path.c_str());
+  if (!shm_path.empty()) std::printf(" shm=%s", shm_path.c_str());
   std::printf("\n");
   std::fflush(stdout);
   wait_for_termination_signal();

@@ -114,6 +114,8 @@ class EngineTest : public ::testing::TestWithParam<Backend> {
     server_->listen_udp(SockAddr::loopback4(0));
     unix_path_ = "/tmp/ringrpc-engine-test-" + std::to_string(getpid()) + ".sock";
     server_->listen_unix(unix_path_);
+    shm_path_ = "/tmp/ringrpc-engine-test-" + std::to_string(getpid()) + ".shm";
+    server_->listen_shm(shm_path_);
     std::string error;
     ASSERT_TRUE(server_->start(&error)) << error;
     ringrpc::transport::LoopOptions lo;
@@ -135,6 +137,8 @@ class EngineTest : public ::testing::TestWithParam<Backend> {
     o.udp_retry = 200ms;
     if (t == ringrpc::TransportKind::kUnix) {
       EXPECT_TRUE(SockAddr::unix_path(unix_path_, o.address));
+    } else if (t == ringrpc::TransportKind::kShm) {
+      EXPECT_TRUE(SockAddr::unix_path(shm_path_, o.address));
     } else {
       o.address = SockAddr::loopback4(t == ringrpc::TransportKind::kUdp ? server_->udp_port()
                                                                         : server_->tcp_port());
@@ -145,13 +149,14 @@ class EngineTest : public ::testing::TestWithParam<Backend> {
   V1 v1_;
   V3 v3_;
   std::string unix_path_;
+  std::string shm_path_;
   std::unique_ptr<ringrpc::Server> server_;
   std::unique_ptr<ringrpc::ClientRuntime> runtime_;
 };
 
 TEST_P(EngineTest, TypedCallsOverEveryTransport) {
   for (auto t : {ringrpc::TransportKind::kTcp, ringrpc::TransportKind::kUdp,
-                 ringrpc::TransportKind::kUnix}) {
+                 ringrpc::TransportKind::kUnix, ringrpc::TransportKind::kShm}) {
     SCOPED_TRACE(ringrpc::to_string(t));
     ENGINE_TEST_V1_Client c(channel(t));
     auto r = c.SQUARE(12);
@@ -166,32 +171,54 @@ TEST_P(EngineTest, TypedCallsOverEveryTransport) {
   }
 }
 
+// The stream transports: what holds over TCP holds over shared memory.
+constexpr ringrpc::TransportKind kStreams[] = {ringrpc::TransportKind::kTcp,
+                                               ringrpc::TransportKind::kShm};
+
 TEST_P(EngineTest, ManyCallsInFlightOnOneConnectionAreMatchedByXid) {
-  auto ch = channel(ringrpc::TransportKind::kTcp);
-  ENGINE_TEST_V1_Client c(ch);
-  std::vector<std::future<ringrpc::Result<int32_t>>> fs;
-  for (int i = 0; i < 500; ++i) {
-    fs.push_back(i % 3 == 0 ? c.DEFERRED_async(i) : c.SQUARE_async(i));
-  }
-  for (int i = 0; i < 500; ++i) {
-    auto r = fs[static_cast<size_t>(i)].get();
-    ASSERT_TRUE(r.ok()) << i << ": " << r.error().to_string();
-    EXPECT_EQ(r.value(), i % 3 == 0 ? i + 1 : i * i);
+  for (auto t : kStreams) {
+    SCOPED_TRACE(ringrpc::to_string(t));
+    auto ch = channel(t);
+    ENGINE_TEST_V1_Client c(ch);
+    std::vector<std::future<ringrpc::Result<int32_t>>> fs;
+    for (int i = 0; i < 500; ++i) {
+      fs.push_back(i % 3 == 0 ? c.DEFERRED_async(i) : c.SQUARE_async(i));
+    }
+    for (int i = 0; i < 500; ++i) {
+      auto r = fs[static_cast<size_t>(i)].get();
+      ASSERT_TRUE(r.ok()) << i << ": " << r.error().to_string();
+      EXPECT_EQ(r.value(), i % 3 == 0 ? i + 1 : i * i);
+    }
   }
 }
 
 TEST_P(EngineTest, BlockingHandlersRunOnTheOffloadPool) {
-  ENGINE_TEST_V1_Client c(channel(ringrpc::TransportKind::kTcp));
-  std::vector<std::future<ringrpc::Result<int32_t>>> fs;
-  for (int i = 0; i < 20; ++i) fs.push_back(c.BLOCKING_async(i));
-  // While they sleep, the shard still answers at once.
-  EXPECT_EQ(c.SQUARE(5).value(), 25);
-  for (int i = 0; i < 20; ++i) EXPECT_EQ(fs[static_cast<size_t>(i)].get().value(), -i);
-  EXPECT_EQ(v1_.blocking_threads_.load(), 20);
-  EXPECT_EQ(server_->stats().offloaded, 20u);
+  int expected = 0;
+  for (auto t : kStreams) {
+    SCOPED_TRACE(ringrpc::to_string(t));
+    ENGINE_TEST_V1_Client c(channel(t));
+    std::vector<std::future<ringrpc::Result<int32_t>>> fs;
+    for (int i = 0; i < 20; ++i) fs.push_back(c.BLOCKING_async(i));
+    // While they sleep, the shard still answers at once.
+    EXPECT_EQ(c.SQUARE(5).value(), 25);
+    for (int i = 0; i < 20; ++i) EXPECT_EQ(fs[static_cast<size_t>(i)].get().value(), -i);
+    expected += 20;
+    EXPECT_EQ(v1_.blocking_threads_.load(), expected);
+    EXPECT_EQ(server_->stats().offloaded, static_cast<uint64_t>(expected));
+  }
 }
 
 TEST_P(EngineTest, ServerVerdictsReachTheCaller) {
+  for (auto t : kStreams) {
+    SCOPED_TRACE(ringrpc::to_string(t));
+    ENGINE_TEST_V1_Client c(channel(t));
+    EXPECT_EQ(c.REFUSE(static_cast<int32_t>(ringrpc::rpc::accept_stat::SYSTEM_ERR)).error().code,
+              Errc::kSystemErr);
+    EXPECT_EQ(channel(t, 2)->call_sync<ENGINE_TEST_V1_Proto::SQUARE_t>(2).error().code,
+              Errc::kProgMismatch);
+    EXPECT_EQ(channel(t, 3)->call_sync<P9>({}).error().code, Errc::kProcUnavail);
+    EXPECT_EQ(channel(t)->call_sync<Square0>({}).error().code, Errc::kGarbageArgs);
+  }
   ENGINE_TEST_V1_Client c(channel(ringrpc::TransportKind::kTcp));
   EXPECT_EQ(c.REFUSE(static_cast<int32_t>(ringrpc::rpc::accept_stat::SYSTEM_ERR)).error().code,
             Errc::kSystemErr);
@@ -222,18 +249,21 @@ TEST_P(EngineTest, ServerVerdictsReachTheCaller) {
 }
 
 TEST_P(EngineTest, DeadlinesFireAndAbandonedHandlesAnswerSystemErr) {
-  ENGINE_TEST_V1_Client c(channel(ringrpc::TransportKind::kTcp));
-  ringrpc::CallOptions quick;
-  quick.timeout = 100ms;
-  const auto t0 = std::chrono::steady_clock::now();
-  auto r = c.HOLD(quick);
-  EXPECT_EQ(r.error().code, Errc::kTimedOut);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
-  // The server still holds it; a second call waits for release().
-  auto f = c.HOLD_async();
-  for (int i = 0; i < 200 && v1_.held() < 2; ++i) std::this_thread::sleep_for(5ms);
-  v1_.release();
-  EXPECT_TRUE(f.get().ok());
+  for (auto t : kStreams) {
+    SCOPED_TRACE(ringrpc::to_string(t));
+    ENGINE_TEST_V1_Client c(channel(t));
+    ringrpc::CallOptions quick;
+    quick.timeout = 100ms;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = c.HOLD(quick);
+    EXPECT_EQ(r.error().code, Errc::kTimedOut);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+    // The server still holds it; a second call waits for release().
+    auto f = c.HOLD_async();
+    for (int i = 0; i < 200 && v1_.held() < 2; ++i) std::this_thread::sleep_for(5ms);
+    v1_.release();
+    EXPECT_TRUE(f.get().ok());
+  }
 }
 
 TEST_P(EngineTest, ConnectionRefusedIsReported) {
@@ -503,15 +533,19 @@ TEST_P(EngineTest, UdpErrorsAndOversizedDatagrams) {
 
 TEST_P(EngineTest, GracefulStopAnswersCallsInFlight) {
   ENGINE_TEST_V1_Client c(channel(ringrpc::TransportKind::kTcp));
+  ENGINE_TEST_V1_Client m(channel(ringrpc::TransportKind::kShm));
   std::vector<std::future<ringrpc::Result<int32_t>>> fs;
-  for (int i = 0; i < 10; ++i) fs.push_back(c.BLOCKING_async(i));
+  for (int i = 0; i < 10; ++i) fs.push_back((i % 2 ? c : m).BLOCKING_async(i));
   while (server_->stats().offloaded < 10) std::this_thread::sleep_for(1ms);
   server_->stop();
   server_->wait();
   for (int i = 0; i < 10; ++i) {
     auto r = fs[static_cast<size_t>(i)].get();
-    EXPECT_TRUE(r.ok()) << r.error().to_string();
+    EXPECT_TRUE(r.ok()) << i << ": " << r.error().to_string();
   }
+  // Then the connections are closed: new calls over shared memory fail, and say so.
+  auto after = m.SQUARE(2);
+  EXPECT_FALSE(after.ok());
 }
 
 // A server with non-default options, for the tests below.

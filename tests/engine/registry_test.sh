@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A ringrpc server registers with a stock rpcbind, and is found through it: by rpcinfo, by
-# libtirpc's clnt_create, by ringrpc's own binding; at SIGTERM it unregisters.
+# libtirpc's clnt_create, by ringrpc's own binding; at SIGTERM it unregisters. Its shared-memory
+# endpoint is registered too (netid ringrpc-shm): rpcinfo lists it, ringrpc's "tcp" binding on
+# this host takes it unless told not to, and libtirpc's clients are not disturbed by it.
 #
 # Needs rpcbind on 127.0.0.1:111: uses the one running, else starts its own (root only), else
 # skips (exit 77). Never runs in parallel with other port-111 tests (ctest RESOURCE_LOCK).
@@ -24,7 +26,7 @@ if ! rpcinfo -p 127.0.0.1 >/dev/null 2>&1; then
   rpcinfo -p 127.0.0.1 >/dev/null 2>&1 || fail "rpcbind did not start"
 fi
 
-start server "$bin/square-server" --shards 2
+start server "$bin/square-server" --shards 2 --shm "$work/square.shm"
 server=$pid_server
 grep -q "registered with the rpcbind v4" "$work/server.err" ||
   fail "square-server did not register with rpcbind v4: $(cat "$work/server.err")"
@@ -40,7 +42,19 @@ rpcinfo -T udp 127.0.0.1 824377344 1 | grep -q "ready and waiting" || fail "rpci
 [ "$("$bin/square-client" 6)" = "square(6) = 36" ] || fail "square-client bound over tcp"
 [ "$("$bin/square-client" --transport udp 6)" = "square(6) = 36" ] || fail "square-client bound over udp"
 
+rpcinfo 127.0.0.1 | grep -Eq "^ +824377344 +1 +ringrpc-shm +$work/square.shm " ||
+  fail "rpcinfo lacks the ringrpc-shm endpoint: $(rpcinfo 127.0.0.1 | grep 824377344)"
+out=$("$bin/square-client" --verbose 7 2>"$work/client.err") || fail "square-client bound on this host"
+[ "$out" = "square(7) = 49" ] || fail "square-client bound on this host printed: $out"
+grep -q "calling over shm to $work/square.shm" "$work/client.err" ||
+  fail "a tcp binding on this host did not take shared memory: $(cat "$work/client.err")"
+out=$("$bin/square-client" --verbose --no-shm 8 2>"$work/client.err") || fail "square-client --no-shm"
+[ "$out" = "square(8) = 64" ] || fail "square-client --no-shm printed: $out"
+grep -q "calling over tcp to 127.0.0.1:$tcp" "$work/client.err" ||
+  fail "--no-shm did not bind over tcp: $(cat "$work/client.err")"
+
 kill -TERM "$server"
 wait "$server" || fail "square-server exited with $?"
-if rpcinfo -p 127.0.0.1 | grep -q 824377344; then fail "still registered after SIGTERM"; fi
+if rpcinfo 127.0.0.1 | grep -q 824377344; then fail "still registered after SIGTERM"; fi
+[ ! -e "$work/square.shm" ] || fail "the shared-memory socket was left behind"
 echo "registry: all passed"

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "engine/client.h"
+#include "engine/registration.h"
 #include "engine/registry/registry.h"
 #include "engine/registry/registry_server.h"
 #include "engine/registry/uaddr.h"
@@ -82,6 +83,9 @@ TEST(Uaddr, Netids) {
   EXPECT_EQ(netid_of(TransportKind::kTcp, AF_INET).netid, "tcp");
   EXPECT_EQ(netid_of(TransportKind::kUdp, AF_INET6).netid, "udp6");
   EXPECT_EQ(netid_of(TransportKind::kUnix, AF_UNSPEC).netid, "local");
+  EXPECT_EQ(netid_of(TransportKind::kShm, AF_UNIX).netid, "ringrpc-shm");
+  EXPECT_EQ(find_netid("ringrpc-shm")->kind, TransportKind::kShm);
+  EXPECT_EQ(find_netid("ringrpc-shm")->family, AF_UNIX);
   EXPECT_EQ(find_netid("tcp6")->protofmly, "inet6");
   EXPECT_EQ(find_netid("udp")->semantics, 1u);
   EXPECT_EQ(find_netid("sctp"), nullptr);
@@ -380,6 +384,31 @@ TEST_F(Running, AnswersLookupsWithTheCallersAddress) {
   Result<uint32_t> t = pb::RPCBVERS4_Client(channel(TransportKind::kTcp, 4)).RPCBPROC_GETTIME();
   ASSERT_TRUE(t.ok());
   EXPECT_LE(std::abs(static_cast<long>(t.value()) - static_cast<long>(std::time(nullptr))), 2);
+}
+
+// A shared-memory endpoint is found in DUMP (GETADDR answers for the request's own transport),
+// only for its program and version, and only while a server listens on its socket.
+TEST_F(Running, SharedMemoryEndpointsAreFoundInTheDumpWhileAlive) {
+  start();
+  const std::string path = dir_ + "/server.shm";
+  SockAddr at;
+  ASSERT_TRUE(SockAddr::unix_path(path, at));
+  transport::IoError io;
+  const int fd = transport::listen_stream(at, {}, io);
+  ASSERT_GE(fd, 0) << io.to_string();
+  server_->registry().set({5555, 2, "ringrpc-shm", path, "superuser"});
+  server_->registry().set({5555, 2, "tcp", "127.0.0.1.8.1", "superuser"});
+  const SockAddr reg = SockAddr::loopback4(tcp_);
+  Result<SockAddr> found = rpcb_find_shm(reg, 5555, 2, nullptr, std::chrono::seconds(2));
+  ASSERT_TRUE(found.ok()) << found.error().to_string();
+  EXPECT_EQ(found.value().to_string(), at.to_string());
+  EXPECT_EQ(rpcb_find_shm(reg, 5555, 3, nullptr, std::chrono::seconds(2)).error().code,
+            Errc::kNotRegistered);
+  EXPECT_EQ(rpcb_find_shm(reg, 5556, 2, nullptr, std::chrono::seconds(2)).error().code,
+            Errc::kNotRegistered);
+  ::close(fd);  // the server is gone; its registration is not an offer any more
+  EXPECT_EQ(rpcb_find_shm(reg, 5555, 2, nullptr, std::chrono::seconds(2)).error().code,
+            Errc::kNotRegistered);
 }
 
 TEST_F(Running, AddressConversionsRoundTrip) {
