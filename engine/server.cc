@@ -351,7 +351,12 @@ class Connection final : public transport::StreamHandler {
   }
   void on_closed(Stream& s, int err) override {
     (void)s;
-    (void)err;
+    if (kind_ == TransportKind::kShm && err == EPROTO) {
+      // The client wrote indices no honest peer writes, or used the control socket.
+      bump(shard_.server().stats.malformed);
+      shard_.log().warn("closing shared-memory connection from pid %d: it broke the ring protocol",
+                        has_cred_ ? static_cast<int>(cred_.pid) : -1);
+    }
     shard_.connection_closed(this);
   }
 
