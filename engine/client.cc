@@ -328,7 +328,7 @@ class ChannelCore final : public transport::StreamHandler,
     p.proc = proc;
     p.fn = fn;
     p.ctx = ctx;
-    const auto now = Clock::now();
+    const auto now = loop_.approx_now();
     p.deadline = now + (o.timeout.count() > 0 ? o.timeout : options_.timeout);
     p.next_retry = Clock::time_point::max();
     if (options_.transport == TransportKind::kUdp) {

@@ -279,6 +279,7 @@ class Stream {
   bool epoll_out_ = false;  // epoll: EPOLLOUT is registered
   bool epoll_in_ = false;   // epoll: EPOLLIN is registered
   bool in_shm_pending_ = false;
+  bool shm_sent_now_ = false;  // this iteration sent a message straight into the ring
   bool shm_wake_armed_ = false;     // the backend watches the eventfd
   bool shm_control_armed_ = false;  // the backend watches the control socket
 };
@@ -377,9 +378,13 @@ class EventLoop {
   void drain(Duration limit);
 
   // The time this iteration's wait returned (handlers see when their event was picked up, not
-  // when the loop went to sleep), updated again before timers run. Cheap: per-call timestamps
-  // should use it rather than Clock::now().
+  // when the loop went to sleep); timers due by then run in this iteration. Cheap: per-call
+  // timestamps should use it rather than Clock::now().
   TimePoint now() const noexcept { return now_; }
+  // now() while the loop dispatches events (in a handler, a timer, a posted task), else a fresh
+  // clock read: for times that must not be stale by however long the loop was left alone (a
+  // call's deadline made from the program's main line), at no cost in the busy case.
+  TimePoint approx_now() const noexcept { return dispatching_ ? now_ : Clock::now(); }
   BufferPool& send_pool() noexcept { return send_pool_; }
   BufferPool& recv_pool() noexcept { return recv_pool_; }
   const LoopOptions& options() const noexcept { return options_; }
@@ -419,7 +424,10 @@ class EventLoop {
   virtual void refill() {}          // return released receive buffers to the kernel
 
   // Called by backends.
-  void woke() noexcept { now_ = Clock::now(); }  // right after the kernel's wait returns
+  void woke() noexcept {  // right after the kernel's wait returns
+    now_ = Clock::now();
+    dispatching_ = true;
+  }
   void deliver(Stream& s, std::span<const uint8_t> data, const Buffer& owner);
   void deliver_eof(Stream& s);
   void fail(Stream& s, int err);  // the stream broke: close it with this errno
@@ -478,9 +486,9 @@ class EventLoop {
                      std::unique_ptr<Stream::Shm> shm = nullptr);
   void run_timers();
   void run_posted();
-  // The idle poll before a wait of `timeout`: returns what is left of the timeout to sleep for,
-  // zero when events were found.
-  Duration poll_before_sleeping(Duration timeout);
+  // The idle poll before a wait of at most `max_wait` (and not past `next_timer`): true when
+  // events were found.
+  bool poll_before_sleeping(Duration max_wait, TimePoint next_timer);
   void end_iteration();
   void retry_starved();
   // Shared-memory streams: read the ring into receive buffers (bounded per call; the rest waits
@@ -488,6 +496,9 @@ class EventLoop {
   // ask every idle one's peer to signal (false: one had bytes meanwhile, do not sleep).
   void shm_read(Stream& s);
   void shm_flush(Stream& s);
+  // Stream::send() on a ring with nothing queued: writes `m` now when it fits (true; or the
+  // ring broke, and the stream is failing), false to queue it.
+  bool shm_send_now(Stream& s, const xdr::OutMessage& m);
   bool shm_arm_sleep();
   void shm_pend(Stream& s);
   void shm_signal(Stream& s);
@@ -495,6 +506,7 @@ class EventLoop {
 
   std::thread::id owner_;
   TimePoint now_;
+  bool dispatching_ = false;  // between woke() and the end of the iteration
   std::atomic<bool> stop_{false};
   bool reading_ = true;
   bool polling_ = true;  // idle_poll is on: the last poll found events, or the last sleep was short

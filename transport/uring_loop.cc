@@ -236,12 +236,7 @@ class UringLoop final : public EventLoop {
   }
 
   bool poll_ready() override {
-    // With DEFER_TASKRUN the kernel posts completions only when asked: get_events runs that
-    // work without waiting. With TASKRUN_FLAG it flags the SQ ring when there is such work, and
-    // a look that finds neither that nor anything to submit costs no system call.
-    const bool flagged = (flags_ & IORING_SETUP_TASKRUN_FLAG) == 0 ||
-                         (IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_TASKRUN) != 0;
-    if (flagged || io_uring_sq_ready(&ring_) != 0) io_uring_submit_and_get_events(&ring_);
+    if (kernel_has_work()) io_uring_submit_and_get_events(&ring_);
     return io_uring_cq_ready(&ring_) != 0;
   }
 
@@ -253,8 +248,14 @@ class UringLoop final : public EventLoop {
     io_uring_cqe* cqe = nullptr;
     // Nothing to wait for: submit and collect without a timeout, whose timer (even at zero)
     // cost tens of microseconds per iteration on a VM.
-    const int rc = ns == 0 ? io_uring_submit_and_get_events(&ring_)
-                           : io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+    // And when there is nothing to submit or collect either (a loop busy with shared-memory
+    // rings alone), no system call at all.
+    int rc = 0;
+    if (ns != 0) {
+      rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+    } else if (kernel_has_work()) {
+      rc = io_uring_submit_and_get_events(&ring_);
+    }
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY) {
       std::fprintf(stderr, "ringrpc: io_uring_submit_and_wait: %s\n", std::strerror(-rc));
     }
@@ -269,6 +270,15 @@ class UringLoop final : public EventLoop {
   }
 
  private:
+  // Something only a system call does: submissions queued, or completions the kernel holds
+  // back. With DEFER_TASKRUN the kernel posts completions only when asked; with TASKRUN_FLAG it
+  // flags the SQ ring when there are some, so a look that finds neither costs no system call.
+  bool kernel_has_work() const noexcept {
+    return (flags_ & IORING_SETUP_TASKRUN_FLAG) == 0 ||
+           (IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_TASKRUN) != 0 ||
+           io_uring_sq_ready(&ring_) != 0;
+  }
+
   io_uring_sqe* get_sqe() {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     if (sqe == nullptr) [[unlikely]] {

@@ -72,8 +72,12 @@ void print_help() {
       "  --host H            server host (default 127.0.0.1)\n"
       "  --port N            server port; without it the registry on H is asked, as\n"
       "                      clnt_create does\n"
-      "  --transport T       tcp (default), udp, or unix (with --unix PATH)\n"
+      "  --transport T       tcp (default), udp, unix (with --unix PATH) or shm (with\n"
+      "                      --shm PATH)\n"
       "  --unix PATH         a Unix stream socket\n"
+      "  --shm PATH          a server's shared-memory endpoint (its Unix socket)\n"
+      "  --no-shm            through the registry, use TCP even when the server is on\n"
+      "                      this host and offers shared memory\n"
       "  --prog P            program: a number (0x for hex) or a name from /etc/rpc\n"
       "  --vers V            version (default 1)\n"
       "  --proc N            procedure (default 0, NULL)\n"
@@ -179,7 +183,8 @@ struct RunOptions {
   LoadSpec spec;
   std::string host = "127.0.0.1";
   int port = -1;
-  std::string unix_path;
+  std::string unix_path;  // --unix or --shm
+  bool shared_memory = true;
   bool transport_given = false;
   bool prog_given = false;
   std::string spawn;
@@ -207,14 +212,15 @@ void progress_line(double t, uint64_t calls, uint64_t errors, bool warming) {
 // Resolves the target address: --unix, --port, the spawned server's line, or the registry.
 bool resolve_target(RunOptions& o, const ServerProcess* spawned, std::string& desc) {
   LoadSpec& s = o.spec;
-  if (s.transport == TransportKind::kUnix) {
+  if (s.transport == TransportKind::kUnix || s.transport == TransportKind::kShm) {
+    const char* kind = to_string(s.transport);
     std::string path = o.unix_path;
-    if (path.empty() && spawned != nullptr) path = spawned->field("unix");
+    if (path.empty() && spawned != nullptr) path = spawned->field(kind);
     if (path.empty() || !transport::SockAddr::unix_path(path, s.address)) {
-      std::fprintf(stderr, "ringrpc-bench: --transport unix needs --unix PATH\n");
+      std::fprintf(stderr, "ringrpc-bench: --transport %s needs --%s PATH\n", kind, kind);
       return false;
     }
-    desc = "unix " + path;
+    desc = std::string(kind) + " " + path;
     return true;
   }
   int port = o.port;
@@ -230,15 +236,20 @@ bool resolve_target(RunOptions& o, const ServerProcess* spawned, std::string& de
   }
   if (port < 0) {
     // Bind through the registry, as clnt_create does.
-    Result<std::shared_ptr<Channel>> ch =
-        connect(o.host, s.program, s.version, s.transport == TransportKind::kUdp ? "udp" : "tcp");
+    ChannelOptions base;
+    base.shared_memory = o.shared_memory;
+    Result<std::shared_ptr<Channel>> ch = connect(
+        o.host, s.program, s.version, s.transport == TransportKind::kUdp ? "udp" : "tcp", base);
     if (!ch.ok()) {
       std::fprintf(stderr, "ringrpc-bench: cannot find program %u version %u on %s: %s\n",
                    s.program, s.version, o.host.c_str(), ch.error().to_string().c_str());
       return false;
     }
     s.address = ch.value()->options().address;
+    s.transport = ch.value()->options().transport;  // shared memory, for a server on this host
     ch.value()->close();
+    desc = std::string(to_string(s.transport)) + " " + s.address.to_string();
+    return true;
   } else {
     std::string why;
     if (!transport::SockAddr::resolve(o.host, static_cast<uint16_t>(port), false, s.address,
@@ -360,6 +371,11 @@ int run_command(int argc, char** argv, int first) {
     } else if (a == "--unix") {
       o.unix_path = next();
       if (!o.transport_given) o.spec.transport = TransportKind::kUnix;
+    } else if (a == "--shm") {
+      o.unix_path = next();
+      if (!o.transport_given) o.spec.transport = TransportKind::kShm;
+    } else if (a == "--no-shm") {
+      o.shared_memory = false;
     } else if (a == "--transport") {
       const std::string t = next();
       o.transport_given = true;
@@ -369,8 +385,10 @@ int run_command(int argc, char** argv, int first) {
         o.spec.transport = TransportKind::kUdp;
       } else if (t == "unix") {
         o.spec.transport = TransportKind::kUnix;
+      } else if (t == "shm") {
+        o.spec.transport = TransportKind::kShm;
       } else {
-        usage_error("--transport is tcp, udp or unix");
+        usage_error("--transport is tcp, udp, unix or shm");
       }
     } else if (a == "--prog") {
       o.spec.program = parse_program(next());

@@ -31,7 +31,7 @@ class ServerProcess {
 
   int pid() const noexcept { return pid_; }
   bool running() const noexcept { return pid_ > 0; }
-  // KEY of KEY=VALUE on the listening line: "tcp", "udp", "unix".
+  // KEY of KEY=VALUE on the listening line: "tcp", "udp", "unix", "shm".
   std::string field(const std::string& key) const;
   const std::string& listening_line() const noexcept { return line_; }
   std::string stderr_text() const;

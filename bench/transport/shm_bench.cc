@@ -32,20 +32,18 @@
 #include <string>
 #include <thread>
 
+#include "bench/transport/baseline_io.h"
 #include "transport/event_loop.h"
 #include "transport/shm_ring.h"
 #include "transport/socket.h"
 
 namespace {
 
+using ringrpc::bench::cpu_relax;
+using ringrpc::bench::full_io;
+
 using namespace ringrpc::transport::shm;
 constexpr size_t kMsg = 64;
-
-void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
 
 // Reads exactly out.size() bytes from the ring, spinning or sleeping on `wake`.
 bool ring_read(Consumer& c, uint8_t* out, size_t n, int wake, const std::atomic<bool>& stop) {
@@ -140,16 +138,6 @@ void BM_PingPong_eventfd(benchmark::State& state) {
   ::close(a);
   ::close(b);
   state.SetItemsProcessed(state.iterations());
-}
-
-bool full_io(bool rd, int fd, uint8_t* p, size_t n) {
-  while (n > 0) {
-    const ssize_t k = rd ? ::read(fd, p, n) : ::write(fd, p, n);
-    if (k <= 0) return false;
-    p += k;
-    n -= static_cast<size_t>(k);
-  }
-  return true;
 }
 
 void BM_PingPong_tcp(benchmark::State& state) {

@@ -39,21 +39,22 @@ class Square final : public square::SQUARE_VERS_Service {
   }
 };
 
-void put32(std::vector<uint8_t>& b, uint32_t v) {
-  for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<uint8_t>(v >> s));
-}
-
 // One SQUAREPROC call as it travels on a stream: record mark, header, AUTH_NONE twice, the int.
 std::vector<uint8_t> square_call(uint32_t xid, int32_t x) {
-  std::vector<uint8_t> body;
-  for (uint32_t v : {xid, 0u, 2u, square::SQUARE_VERS_Proto::program,
-                     square::SQUARE_VERS_Proto::version, 1u, 0u, 0u, 0u, 0u}) {
-    put32(body, v);
-  }
-  put32(body, static_cast<uint32_t>(x));
-  std::vector<uint8_t> out;
-  put32(out, 0x80000000u | static_cast<uint32_t>(body.size()));
-  out.insert(out.end(), body.begin(), body.end());
+  const uint32_t words[] = {0x80000000u | 44u,
+                            xid,
+                            0u,
+                            2u,
+                            square::SQUARE_VERS_Proto::program,
+                            square::SQUARE_VERS_Proto::version,
+                            1u,
+                            0u,
+                            0u,
+                            0u,
+                            0u,
+                            static_cast<uint32_t>(x)};
+  std::vector<uint8_t> out(sizeof words);
+  for (size_t i = 0; i < std::size(words); ++i) ringrpc::xdr::store_be32(&out[4 * i], words[i]);
   return out;
 }
 
