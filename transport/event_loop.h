@@ -279,7 +279,7 @@ class Stream {
   bool epoll_out_ = false;  // epoll: EPOLLOUT is registered
   bool epoll_in_ = false;   // epoll: EPOLLIN is registered
   bool in_shm_pending_ = false;
-  bool shm_sent_now_ = false;  // this iteration sent a message straight into the ring
+  bool shm_sent_now_ = false;       // this iteration sent a message straight into the ring
   bool shm_wake_armed_ = false;     // the backend watches the eventfd
   bool shm_control_armed_ = false;  // the backend watches the control socket
 };
