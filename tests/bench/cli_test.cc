@@ -116,6 +116,18 @@ TEST_F(Cli, UdpAndUnix) {
   EXPECT_NE(x.out.find("unix "), std::string::npos) << x.out;
 }
 
+TEST_F(Cli, SharedMemoryFromAPathOrFromTheSpawnedServersLine) {
+  const Outcome x = run("--spawn '" + kServer + " --port 0 --no-register --shards 1 --shm " +
+                        path("sq.shm") + "' --transport shm " + kProg + kQuick + "--json " +
+                        path("m.json"));
+  ASSERT_EQ(x.status, 0) << x.out;
+  EXPECT_NE(x.out.find("shm " + path("sq.shm")), std::string::npos) << x.out;
+  EXPECT_EQ(json::parse(slurp(path("m.json")))["target"]["transport"], "shm");
+  const Outcome none = run("--transport shm " + kProg + kQuick);
+  EXPECT_EQ(none.status, 1) << none.out;
+  EXPECT_NE(none.out.find("needs --shm PATH"), std::string::npos) << none.out;
+}
+
 TEST_F(Cli, ErrorsByKind) {
   const Outcome r = run(tcp() + kProg + "--proc 99 " + kQuick + "--json " + path("e.json"));
   EXPECT_EQ(r.status, 1) << r.out;
