@@ -117,9 +117,9 @@ TEST_F(Cli, UdpAndUnix) {
 }
 
 TEST_F(Cli, SharedMemoryFromAPathOrFromTheSpawnedServersLine) {
-  const Outcome x = run("--spawn '" + kServer + " --port 0 --no-register --shards 1 --shm " +
-                        path("sq.shm") + "' --transport shm " + kProg + kQuick + "--json " +
-                        path("m.json"));
+  const Outcome x =
+      run("--spawn '" + kServer + " --port 0 --no-register --shards 1 --shm " + path("sq.shm") +
+          "' --transport shm " + kProg + kQuick + "--json " + path("m.json"));
   ASSERT_EQ(x.status, 0) << x.out;
   EXPECT_NE(x.out.find("shm " + path("sq.shm")), std::string::npos) << x.out;
   EXPECT_EQ(json::parse(slurp(path("m.json")))["target"]["transport"], "shm");
