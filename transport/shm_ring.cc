@@ -184,13 +184,16 @@ size_t Producer::write(std::span<const iovec> iov) noexcept {
   return total;
 }
 
-bool Producer::consumer_needs_wake() noexcept {
-  // Pairs with the fence in Consumer::prepare_sleep(): either the consumer sees our head, or we
-  // see its word (Dekker).
+// The waker's half of the Dekker protocol on one `waiting` word, after publishing an index: the
+// fence pairs with the one in the sleeper's prepare_*(), so either the sleeper sees the new
+// index or we see its word. Clearing the word makes one signal per sleep.
+static bool claim_waiter(std::atomic<uint32_t>& waiting) noexcept {
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (c_->consumer_waiting.load(std::memory_order_relaxed) == 0) return false;
-  return c_->consumer_waiting.exchange(0, std::memory_order_relaxed) != 0;
+  if (waiting.load(std::memory_order_relaxed) == 0) return false;
+  return waiting.exchange(0, std::memory_order_relaxed) != 0;
 }
+
+bool Producer::consumer_needs_wake() noexcept { return claim_waiter(c_->consumer_waiting); }
 
 bool Producer::prepare_wait_for_space(size_t need) noexcept {
   c_->producer_waiting.store(1, std::memory_order_relaxed);
@@ -228,11 +231,7 @@ size_t Consumer::read(std::span<uint8_t> out) noexcept {
   return n;
 }
 
-bool Consumer::producer_needs_wake() noexcept {
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (c_->producer_waiting.load(std::memory_order_relaxed) == 0) return false;
-  return c_->producer_waiting.exchange(0, std::memory_order_relaxed) != 0;
-}
+bool Consumer::producer_needs_wake() noexcept { return claim_waiter(c_->producer_waiting); }
 
 bool Consumer::prepare_sleep() noexcept {
   c_->consumer_waiting.store(1, std::memory_order_relaxed);
