@@ -181,11 +181,17 @@ std::optional<Declarations> Declarations::parse(std::string_view text, std::stri
     while (i < w.size()) {
       std::string_view opt = w[i];
       if (e.kind == ExternKind::kServer && opt == "at") {
-        if (i + 2 >= w.size()) return fail("expected: at HOST PORT | at unix PATH");
-        std::string params = std::string(w[i + 1]) + " " + std::string(w[i + 2]);
+        if (i + 2 >= w.size()) return fail("expected: at HOST PORT | at unix PATH | at shm PATH");
         transport::SockAddr a;
-        std::string why;
-        if (!parse_link_parameters(params, a, &why)) return fail("at: " + why);
+        if (w[i + 1] == "shm") {
+          if (!transport::SockAddr::unix_path(std::string(w[i + 2]), a))
+            return fail("at shm: the path '" + std::string(w[i + 2]) + "' is too long");
+          e.server_shm = true;
+        } else {
+          std::string params = std::string(w[i + 1]) + " " + std::string(w[i + 2]);
+          std::string why;
+          if (!parse_link_parameters(params, a, &why)) return fail("at: " + why);
+        }
         e.server_address = a;
         i += 3;
       } else if (e.kind == ExternKind::kClient && opt == "as") {

@@ -53,7 +53,8 @@ struct Extern {
   uint16_t local_port = 0;
   // Server externs: a fixed address of the server, else (nullopt) the host's registry says.
   std::optional<transport::SockAddr> server_address;
-  int line = 0;  // in the file, for messages
+  bool server_shm = false;  // server_address is the server's shared-memory endpoint (ringrpc-shm)
+  int line = 0;             // in the file, for messages
 };
 
 struct LinkDeclaration {

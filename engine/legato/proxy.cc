@@ -313,14 +313,22 @@ struct Proxy::RemoteServer final : transport::StreamHandler, transport::Timer {
 
   void on_connected(transport::Stream&, int err) override {
     if (err != 0) {
-      last_error = "connect to " + address.to_string() + ": " + std::strerror(err);
+      last_error = "connect to " + where() + ": " + std::strerror(err);
+      // A shared-memory endpoint the registry named and that does not work (a server of an
+      // older build, a segment we refuse): TCP next time, rather than the same failure forever.
+      if (shm && !ext.server_address) shm_failed = true;
       return;  // on_closed follows
     }
     state = State::kUp;
     out.attach(stream);
     last_error.clear();
-    proxy.log(ext.alias + ": connected to the server at " + address.to_string());
+    shm_failed = false;
+    proxy.log(ext.alias + ": connected to the server at " + where());
   }
+  std::string where() const {
+    return shm ? address.to_string() + " (shared memory)" : address.to_string();
+  }
+  const char* transport_name() const { return shm ? "shm" : address.is_unix() ? "unix" : "tcp"; }
   void on_data(transport::Stream& s, std::span<const uint8_t> data, const Buffer&) override {
     if (!read_records(reader, s, data,
                       [&](std::span<const uint8_t> r) { proxy.remote_reply(*this, r); }))
@@ -343,6 +351,8 @@ struct Proxy::RemoteServer final : transport::StreamHandler, transport::Timer {
   State state = State::kIdle;
   transport::Stream* stream = nullptr;
   transport::SockAddr address;
+  bool shm = false;         // address is a shared-memory endpoint
+  bool shm_failed = false;  // the last one the registry named did not work: TCP next
   xdr::RecordReader reader;
   OutBatch out;  // calls to the server
   IdMap<PendingRemote> pending;
@@ -1063,29 +1073,43 @@ void Proxy::remote_reply(RemoteServer& r, std::span<const uint8_t> rec) {
 
 void Proxy::connect_remote(RemoteServer& r) {
   if (stopped_ || r.state != RemoteServer::State::kIdle) return;
-  auto go = [this, &r](const transport::SockAddr& a) {
+  auto go = [this, &r](const transport::SockAddr& a, bool shm) {
     r.address = a;
+    r.shm = shm;
     transport::IoError err;
     r.state = RemoteServer::State::kConnecting;
     ++r.connects;
-    r.stream = loop_.connect(a, r, err);
+    r.stream = shm ? loop_.connect_shm(a, r, options_.max_shm_ring, err) : loop_.connect(a, r, err);
     if (r.stream == nullptr) {
       r.state = RemoteServer::State::kIdle;
       r.last_error = err.to_string();
+      if (shm && !r.ext.server_address) r.shm_failed = true;
       loop_.arm_after(r, options_.server_retry);
     }
   };
   if (r.ext.server_address) {
-    go(*r.ext.server_address);
+    go(*r.ext.server_address, r.ext.server_shm);
     return;
   }
   r.state = RemoteServer::State::kResolving;
   auto alive = alive_;
   const uint32_t prog = r.ext.program, vers = r.ext.version;
   const transport::SockAddr registry = options_.registry_address;
-  worker_->post([this, &r, alive, prog, vers, registry, go] {
-    auto res = rpcb_getaddr(registry, TransportKind::kTcp, prog, vers, nullptr,
-                            std::chrono::milliseconds(1000));
+  const bool try_shm = options_.shared_memory && !r.shm_failed;
+  worker_->post([this, &r, alive, prog, vers, registry, go, try_shm] {
+    constexpr std::chrono::milliseconds kTimeout(1000);
+    if (try_shm) {
+      auto shm = rpcb_find_shm(registry, prog, vers, nullptr, kTimeout);
+      if (shm.ok()) {
+        loop_.post([&r, alive, addr = shm.value(), go] {
+          if (!*alive) return;
+          r.state = RemoteServer::State::kIdle;
+          go(addr, true);
+        });
+        return;
+      }
+    }
+    auto res = rpcb_getaddr(registry, TransportKind::kTcp, prog, vers, nullptr, kTimeout);
     loop_.post([this, &r, alive, res, go, prog, vers] {
       if (!*alive) return;
       r.state = RemoteServer::State::kIdle;
@@ -1097,7 +1121,7 @@ void Proxy::connect_remote(RemoteServer& r) {
         loop_.arm_after(r, options_.server_retry);
         return;
       }
-      go(res.value());
+      go(res.value(), false);
     });
   });
 }
@@ -1260,6 +1284,7 @@ std::string Proxy::status_json() const {
            ", \"kind\": \"server\", \"program\": " + std::to_string(r->ext.program) +
            ", \"version\": " + std::to_string(r->ext.version) +
            ", \"server\": " + json_str(r->up() ? r->address.to_string() : "") +
+           ", \"transport\": " + json_str(r->up() ? r->transport_name() : "") +
            ", \"lastError\": " + json_str(r->up() ? "" : r->last_error) +
            ", \"inFlight\": " + std::to_string(r->pending.size()) +
            ", \"stats\": " + stats_json(r->stats) + "}";

@@ -10,7 +10,8 @@
 //    is answered at once with PROG_UNAVAIL; calls in flight when the link or the service goes are
 //    answered with SYSTEM_ERR, as are calls that outlive the call timeout.
 //  - for every *server* extern (a server on this host), one connection to the real server,
-//    found through the registry or at its declared address, kept up while the proxy runs. Every
+//    found through the registry (its shared-memory endpoint when it has one, else TCP) or at its
+//    declared address, kept up while the proxy runs. Every
 //    system may connect to it (Legato's clientReferences); calls from all of them share the
 //    connection, each with an xid of ours so that two clients' xids never collide, restored in
 //    the reply.
@@ -54,6 +55,10 @@ struct ProxyOptions {
   bool register_services = true;
   std::string registry_socket = "/run/rpcbind.sock";
   transport::SockAddr registry_address = transport::SockAddr::loopback4(111);
+  // Real servers found through the registry are reached over their shared-memory endpoint
+  // (netid ringrpc-shm) when they offer one, as a ringrpc client on this host would; else TCP.
+  bool shared_memory = true;
+  size_t max_shm_ring = 16u << 20;              // the largest ring a server may offer us
   size_t max_record = 4u << 20;                 // one RPC message, either way
   size_t max_pending = 1u << 16;                // calls in flight per system, and per real server
   std::function<void(const std::string&)> log;  // one line per event; default stderr

@@ -22,6 +22,7 @@ TEST(Declarations, HelloRpcShape) {
       "    squareServer = server 824377344 1                 # through the registry\n"
       "    echoServer = server 0x31230001 1 at 127.0.0.1 40000\n"
       "    unixServer = server 824377344 2 at unix /run/sq.sock\n"
+      "    shmServer = server 824377344 3 at shm /run/sq.shm\n"
       "    echoClient = client rpcbind 4 as 0x20000099 7 port 40001\n"
       "}\n"
       "links:\n"
@@ -32,7 +33,7 @@ TEST(Declarations, HelloRpcShape) {
       &error);
   ASSERT_TRUE(d) << error;
   EXPECT_EQ(d->system_name, "Alice");
-  ASSERT_EQ(d->externs.size(), 4u);
+  ASSERT_EQ(d->externs.size(), 5u);
   const Extern& sq = d->externs[0];
   EXPECT_EQ(sq.kind, ExternKind::kServer);
   EXPECT_EQ(sq.program, 824377344u);
@@ -41,6 +42,10 @@ TEST(Declarations, HelloRpcShape) {
   EXPECT_EQ(d->externs[1].server_address->to_string(), "127.0.0.1:40000");
   EXPECT_EQ(d->externs[1].program, 0x31230001u);
   EXPECT_TRUE(d->externs[2].server_address->is_unix());
+  EXPECT_FALSE(d->externs[2].server_shm);
+  ASSERT_TRUE(d->externs[3].server_address.has_value());
+  EXPECT_TRUE(d->externs[3].server_shm);
+  EXPECT_EQ(d->externs[3].server_address->host_string(), "/run/sq.shm");
   const Extern* ec = d->find_extern("echoClient");
   ASSERT_NE(ec, nullptr);
   EXPECT_EQ(ec->kind, ExternKind::kClient);
@@ -76,6 +81,7 @@ TEST(Declarations, ErrorsNameTheLine) {
       {"extern:\n{\n a = client 1 1 at 1.2.3.4 5\n}\n", "line 3: unknown option \"at\""},
       {"extern:\n{\n a = client 1 1 port 70000\n}\n", "line 3: expected: port N"},
       {"extern:\n{\n a = server 1 1 at nowhere 5\n}\n", "line 3: at:"},
+      {"extern:\n{\n a = server 1 1 at shm\n}\n", "line 3: expected: at HOST PORT"},
       {"extern:\n{\n a = client 1 1 as 5\n}\n", "line 3: expected: as PROGRAM VERSION"},
       {"links:\n{\n L = tcpSocket listen\n}\n", "line 3: unknown link kind \"tcpSocket\""},
       {"links:\n{\n L = networkSocket both\n}\n", "line 3: expected: L = networkSocket"},
@@ -90,6 +96,10 @@ TEST(Declarations, ErrorsNameTheLine) {
     EXPECT_FALSE(Declarations::parse(text, &error)) << text;
     EXPECT_NE(error.find(want), std::string::npos) << text << " -> " << error;
   }
+  std::string error;
+  EXPECT_FALSE(Declarations::parse(
+      "extern:\n{\n a = server 1 1 at shm /" + std::string(200, 'x') + "\n}\n", &error));
+  EXPECT_NE(error.find("line 3: at shm: the path"), std::string::npos) << error;
 }
 
 TEST(Declarations, MissingFile) {

@@ -43,6 +43,8 @@ void usage(FILE* out) {
       "                       (default 127.0.0.1)\n"
       "  --no-register        do not register bound services with the host's registry\n"
       "  --registry-socket P  the registry's Unix socket (default /run/rpcbind.sock)\n"
+      "  --no-shm             reach local servers found through the registry over TCP even\n"
+      "                       when they offer shared memory (ringrpc-shm)\n"
       "  --keepalive MS       keep-alive period (default 120000, Legato's)\n"
       "  --keepalive-timeout MS  (default 30000)\n"
       "  --retry MS           link reconnect period (default 15000)\n"
@@ -122,6 +124,8 @@ int main(int argc, char** argv) {
       }
     } else if (a == "--no-register") {
       o.register_services = false;
+    } else if (a == "--no-shm") {
+      o.shared_memory = false;
     } else if (a == "--registry-socket") {
       o.registry_socket = need("a path");
     } else if (a == "--keepalive") {
