@@ -248,9 +248,28 @@ void Link::on_closed(Stream& s, int err) {
   if (options_.role == LinkRole::kConnect) loop_.arm_after(retry_timer_, options_.timers.retry);
 }
 
+bool LinkHandler::on_wrapped(const WrappedMessage& w, std::string* why) {
+  Message m;
+  m.header = w.header;
+  m.msg_id = w.msg_id;
+  m.body.assign(w.body.begin(), w.body.end());
+  return on_message(m, why);
+}
+
 void Link::on_data(Stream& s, std::span<const uint8_t> data) {
   stats_.bytes_in += data.size();
   while (!s.closing() && state_ == LinkState::kUp) {
+    // Calls and replies, whole in this chunk, go to the handler where they lie.
+    WrappedMessage w;
+    if (reader_.next_wrapped(data, w)) {
+      ++stats_.messages_in;
+      std::string why;
+      if (!handler_.on_wrapped(w, &why)) {
+        down(why);
+        return;
+      }
+      continue;
+    }
     Message& m = rx_;  // reused: the reader swaps buffers with it, so no allocation per message
     const MessageReader::Status st = reader_.next(data, m);
     if (st == MessageReader::Status::kNeedMore) return;

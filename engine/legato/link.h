@@ -86,6 +86,9 @@ class LinkHandler {
   // Any message but a keep-alive. False, with the reason, takes the link down: Legato drops the
   // link on every protocol error.
   virtual bool on_message(Message& m, std::string* why) = 0;
+  // A request or response in the data path's shape, in place (MessageReader::next_wrapped): the
+  // same contract as on_message, without the copy into a Message. By default it is made one.
+  virtual bool on_wrapped(const WrappedMessage& m, std::string* why);
   // The link's send queue, once over its high-water mark (congested()), has emptied.
   virtual void on_link_drained() {}
 };

@@ -116,6 +116,16 @@ bool socket_answers(const std::string& path) {
 
 // For what a peer can make happen at will: the first ten, then at each power of two, so that a
 // flood of bad messages cannot flood the log.
+// The RPC message a request or response carries (oncrpc.h): found by the reader already on the
+// data path, else parsed from the body.
+bool rpc_message(const DataMessage& m, std::span<const uint8_t>& msg) {
+  if (m.payload) {
+    msg = *m.payload;
+    return true;
+  }
+  return unwrap_rpc_message(m.body, msg);
+}
+
 bool worth_logging(uint64_t nth) { return nth <= 10 || (nth & (nth - 1)) == 0; }
 
 // `now` is the loop's iteration time, as is every call's start: a clock read per call would cost
@@ -407,7 +417,7 @@ struct Proxy::SystemEntry final : ServicesHandler {
     }
     return kLeUnavailable;
   }
-  bool on_data(Message& m, Want* w, Offer* o, std::string*) override {
+  bool on_data(const DataMessage& m, Want* w, Offer* o, std::string*) override {
     if (m.header.type == MsgType::kServerResponse && w != nullptr) {
       proxy.deliver_response(*this, m, *w);
       return true;
@@ -419,7 +429,7 @@ struct Proxy::SystemEntry final : ServicesHandler {
     if (m.header.type == MsgType::kClientRequest) {
       // Legato tears the link down here; one wrong service id need not cost every binding.
       std::span<const uint8_t> msg;
-      if (unwrap_rpc_message(m.body, msg) && msg.size() >= 4) {
+      if (rpc_message(m, msg) && msg.size() >= 4) {
         proxy.answer_peer(*this, m, be32(msg.data()), kProgUnavail);
       }
       if (worth_logging(unmatched)) {
@@ -965,7 +975,7 @@ void Proxy::release_held(SystemEntry& s) {
   s.held.clear();
 }
 
-void Proxy::deliver_response(SystemEntry& s, Message& m, Want& w) {
+void Proxy::deliver_response(SystemEntry& s, const DataMessage& m, Want& w) {
   PendingLocal* found = s.pending.find(m.header.id);
   if (found == nullptr || found->service_id != m.header.service_id) {
     ++s.unmatched;
@@ -975,7 +985,7 @@ void Proxy::deliver_response(SystemEntry& s, Message& m, Want& w) {
   s.pending.erase(m.header.id);
   auto* svc = static_cast<LocalService*>(p.svc);
   std::span<const uint8_t> msg;
-  if (!unwrap_rpc_message(m.body, msg) || msg.size() < 12 || be32(msg.data()) != p.xid ||
+  if (!rpc_message(m, msg) || msg.size() < 12 || be32(msg.data()) != p.xid ||
       be32(msg.data() + 4) != kReply) {
     ++s.malformed;
     ++svc->stats.errors;
@@ -1008,16 +1018,16 @@ void Proxy::fail_pending(SystemEntry& s, LocalService* only, uint32_t astat,
   }
 }
 
-void Proxy::answer_peer(SystemEntry& s, const Message& m, uint32_t xid, uint32_t astat) {
+void Proxy::answer_peer(SystemEntry& s, const DataMessage& m, uint32_t xid, uint32_t astat) {
   ErrorReply r(xid, astat);
   s.services->link().send_wrapped({m.header.id, m.header.service_id, MsgType::kServerResponse},
                                   m.msg_id, r.span(), {});
 }
 
-bool Proxy::remote_call(SystemEntry& s, Message& m, Offer& o) {
+bool Proxy::remote_call(SystemEntry& s, const DataMessage& m, Offer& o) {
   auto* r = static_cast<RemoteServer*>(o.user);
   std::span<const uint8_t> msg;
-  if (!unwrap_rpc_message(m.body, msg) || msg.size() < 24 || be32(msg.data() + 4) != kCall) {
+  if (!rpc_message(m, msg) || msg.size() < 24 || be32(msg.data() + 4) != kCall) {
     // The framing held, so only this call is lost: the link stays up.
     ++s.malformed;
     if (r != nullptr) ++r->stats.errors;

@@ -131,12 +131,12 @@ class Proxy {
   void hold_if_link_congested(LocalConn& c);
   void release_held(SystemEntry& s);
   // Link -> local client.
-  void deliver_response(SystemEntry& s, Message& m, Want& w);
+  void deliver_response(SystemEntry& s, const DataMessage& m, Want& w);
   void fail_pending(SystemEntry& s, LocalService* only, uint32_t astat, const std::string& why);
   // Link -> real server, and back.
-  bool remote_call(SystemEntry& s, Message& m, Offer& o);
+  bool remote_call(SystemEntry& s, const DataMessage& m, Offer& o);
   void remote_reply(RemoteServer& r, std::span<const uint8_t> record);
-  void answer_peer(SystemEntry& s, const Message& m, uint32_t xid, uint32_t astat);
+  void answer_peer(SystemEntry& s, const DataMessage& m, uint32_t xid, uint32_t astat);
   void connect_remote(RemoteServer& r);
   void remote_down(RemoteServer& r, const std::string& why);
 

@@ -210,33 +210,48 @@ bool Services::on_message(Message& m, std::string* why) {
       return true;
     }
     case MsgType::kClientRequest:
-      for (auto& o : offers_) {
-        if (o->connected && o->service_id == m.header.service_id) {
-          return handler_.on_data(m, nullptr, o.get(), why);
-        }
-      }
-      return handler_.on_data(m, nullptr, nullptr, why);
     case MsgType::kServerResponse:
     case MsgType::kServerAsyncEvent:
-    case MsgType::kFileStreamMessage:
-      for (auto& w : wants_) {
-        if (w->connected && w->service_id == m.header.service_id) {
-          return handler_.on_data(m, w.get(), nullptr, why);
-        }
-      }
-      if (m.header.type == MsgType::kFileStreamMessage) {
-        for (auto& o : offers_) {
-          if (o->connected && o->service_id == m.header.service_id) {
-            return handler_.on_data(m, nullptr, o.get(), why);
-          }
-        }
-      }
-      return handler_.on_data(m, nullptr, nullptr, why);
+    case MsgType::kFileStreamMessage: {
+      DataMessage d{m.header, m.msg_id, m.body, std::nullopt};
+      return on_data(d, why);
+    }
     case MsgType::kKeepAliveRequest:
     case MsgType::kKeepAliveResponse:
       return true;  // the Link answers these itself
   }
   return true;
+}
+
+bool Services::on_wrapped(const WrappedMessage& w, std::string* why) {
+  DataMessage d{w.header, w.msg_id, w.body, w.payload};
+  return on_data(d, why);
+}
+
+// Requests go to the offers, responses and events to the wants (Legato's two tables); a file
+// stream message may be for either.
+bool Services::on_data(const DataMessage& m, std::string* why) {
+  if (m.header.type == MsgType::kClientRequest) {
+    for (auto& o : offers_) {
+      if (o->connected && o->service_id == m.header.service_id) {
+        return handler_.on_data(m, nullptr, o.get(), why);
+      }
+    }
+    return handler_.on_data(m, nullptr, nullptr, why);
+  }
+  for (auto& w : wants_) {
+    if (w->connected && w->service_id == m.header.service_id) {
+      return handler_.on_data(m, w.get(), nullptr, why);
+    }
+  }
+  if (m.header.type == MsgType::kFileStreamMessage) {
+    for (auto& o : offers_) {
+      if (o->connected && o->service_id == m.header.service_id) {
+        return handler_.on_data(m, nullptr, o.get(), why);
+      }
+    }
+  }
+  return handler_.on_data(m, nullptr, nullptr, why);
 }
 
 }  // namespace ringrpc::legato

@@ -20,6 +20,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -44,6 +46,17 @@ struct Offer {
   void* user = nullptr;  // for the handler (set by open_offer)
 };
 
+// A data message (types 4, 5, 8, 9) as the handler sees it. `body` may point into the receive
+// buffer: it is valid only during on_data().
+struct DataMessage {
+  Header header;
+  uint32_t msg_id = 0;            // types 4, 5, 8
+  std::span<const uint8_t> body;  // the CBOR array as received, 9F ... FF
+  // Set when the reader took the body as exactly one definite byte string (how ONC RPC rides,
+  // oncrpc.h): that string's bytes, found without parsing the body again.
+  std::optional<std::span<const uint8_t>> payload;
+};
+
 class ServicesHandler {
  public:
   virtual ~ServicesHandler() = default;
@@ -57,7 +70,7 @@ class ServicesHandler {
   virtual void on_offer_closed(Offer& o) { (void)o; }
   // A data message (types 4, 5, 8, 9) for a connected want (`w`) or offer (`o`), whichever its
   // service id names; false (with the reason) takes the link down.
-  virtual bool on_data(Message& m, Want* w, Offer* o, std::string* why) = 0;
+  virtual bool on_data(const DataMessage& m, Want* w, Offer* o, std::string* why) = 0;
   virtual void on_link_up() {}
   virtual void on_link_down(const std::string& why) { (void)why; }
   virtual void on_link_drained() {}
@@ -97,12 +110,14 @@ class Services final : public LinkHandler {
   void on_link_up() override;
   void on_link_down(const std::string& why) override;
   bool on_message(Message& m, std::string* why) override;
+  bool on_wrapped(const WrappedMessage& m, std::string* why) override;
   void on_link_drained() override { handler_.on_link_drained(); }
 
  private:
   struct Resend;
   void request(Want& w);
   void arm_resend(Want& w);
+  bool on_data(const DataMessage& m, std::string* why);
   Message connect_message(const Want& w, MsgType type, uint32_t id) const;
 
   transport::EventLoop& loop_;

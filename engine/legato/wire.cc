@@ -176,16 +176,18 @@ void MessageReader::clear_message() {
   msg_.body.clear();
 }
 
-// The data path's message, whole in one chunk: a request, response or file-stream message whose
-// body is exactly 9F, one definite byte string, FF (oncrpc.h's shape). Everything the general
+// The data path's message, whole in one chunk: a request or response whose body is exactly 9F,
+// one definite byte string, FF (oncrpc.h's shape). Everything the general
 // path checks holds for it by construction (no tags, no nesting, the string bounded below), so
 // it is taken in one step; any other shape, or a message split across chunks, goes the long way.
-bool MessageReader::try_whole_data_message(std::span<const uint8_t>& in, Message& out) {
-  if (in.size() < kHeaderSize + 4 + 3) return false;
+namespace {
+// The shape both shortcuts take, whole at the front of `in`: the message's length, else 0.
+size_t parse_wrapped(std::span<const uint8_t> in, size_t max_body, WrappedMessage& out) {
+  if (in.size() < kHeaderSize + 4 + 3) return 0;
   const uint8_t type = in[8];
-  if (type != 4 && type != 5) return false;  // events need their tag check: the long way
+  if (type != 4 && type != 5) return 0;  // events need their tag check: the long way
   const uint8_t* b = in.data() + kHeaderSize + 4;
-  if (b[0] != 0x9F || (b[1] & 0xE0) != 0x40) return false;
+  if (b[0] != 0x9F || (b[1] & 0xE0) != 0x40) return 0;
   const uint8_t ai = b[1] & 31;
   size_t head = 2;
   uint64_t len = 0;
@@ -193,25 +195,45 @@ bool MessageReader::try_whole_data_message(std::span<const uint8_t>& in, Message
     len = ai;
   } else if (ai == 24 || ai == 25 || ai == 26) {
     const size_t n = ai == 24 ? 1 : ai == 25 ? 2 : 4;
-    if (in.size() < kHeaderSize + 4 + 2 + n) return false;
+    if (in.size() < kHeaderSize + 4 + 2 + n) return 0;
     for (size_t i = 0; i < n; ++i) len = len << 8 | b[2 + i];
     head += n;
   } else {
-    return false;
+    return 0;
   }
   const size_t body = head + len + 1;
-  if (body > limits_.max_body || in.size() < kHeaderSize + 4 + body) return false;
-  if (b[body - 1] != 0xFF) return false;
+  if (body > max_body || in.size() < kHeaderSize + 4 + body) return 0;
+  if (b[body - 1] != 0xFF) return 0;
+  out.header.id = get_be32(in.data());
+  out.header.service_id = get_be32(in.data() + 4);
+  out.header.type = static_cast<MsgType>(type);
+  out.msg_id = get_be32(in.data() + kHeaderSize);
+  out.body = {b, body};
+  out.payload = {b + head, static_cast<size_t>(len)};
+  return kHeaderSize + 4 + body;
+}
+}  // namespace
+
+bool MessageReader::try_whole_data_message(std::span<const uint8_t>& in, Message& out) {
+  WrappedMessage w;
+  const size_t total = parse_wrapped(in, limits_.max_body, w);
+  if (total == 0) return false;
   clear_message();
-  msg_.header.id = get_be32(in.data());
-  msg_.header.service_id = get_be32(in.data() + 4);
-  msg_.header.type = static_cast<MsgType>(type);
-  msg_.msg_id = get_be32(in.data() + kHeaderSize);
-  msg_.body.assign(b, b + body);
-  const size_t total = kHeaderSize + 4 + body;
+  msg_.header = w.header;
+  msg_.msg_id = w.msg_id;
+  msg_.body.assign(w.body.begin(), w.body.end());
   in = in.subspan(total);
   offset_ += total;
   hand_over(out);
+  return true;
+}
+
+bool MessageReader::next_wrapped(std::span<const uint8_t>& in, WrappedMessage& out) {
+  if (stage_ != Stage::kHeader || !buf_.empty()) return false;
+  const size_t total = parse_wrapped(in, limits_.max_body, out);
+  if (total == 0) return false;
+  in = in.subspan(total);
+  offset_ += total;
   return true;
 }
 

@@ -77,6 +77,16 @@ struct Message {
   std::vector<uint8_t> body;  // types 4, 5, 8, 9: the CBOR array, 0x9F ... 0xFF, as received
 };
 
+// A request or response (types 4, 5) whose body is exactly one definite byte string, the shape
+// ONC RPC rides in (oncrpc.h), seen where it was read: `body` and `payload` point into the
+// receive buffer and are valid only during the call they are passed to.
+struct WrappedMessage {
+  Header header;
+  uint32_t msg_id = 0;
+  std::span<const uint8_t> body;     // 9F, the string's head, its bytes, FF
+  std::span<const uint8_t> payload;  // the string's bytes
+};
+
 bool is_fixed(MsgType t) noexcept;    // types 1-3, 6, 7
 bool has_msg_id(MsgType t) noexcept;  // types 4, 5, 8
 
@@ -100,6 +110,11 @@ class MessageReader {
   // it, `in` starts after it), `in` is used up (kNeedMore), or the stream is broken (kError,
   // for good: error() says what and where).
   Status next(std::span<const uint8_t>& in, Message& out);
+  // The data path's shortcut: between messages, a WrappedMessage whole at the front of `in` is
+  // taken in place, without a copy (true: `in` starts after it). False, with nothing consumed,
+  // for anything else (another type or shape, a message split across chunks, a reader inside a
+  // message or failed): call next(), which reads every message, these included, the long way.
+  bool next_wrapped(std::span<const uint8_t>& in, WrappedMessage& out);
   const std::string& error() const noexcept { return error_; }
   // Bytes of the stream consumed so far, for error offsets.
   uint64_t offset() const noexcept { return offset_; }

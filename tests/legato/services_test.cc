@@ -27,7 +27,11 @@ struct Side : ServicesHandler {
     return open_result;
   }
   void on_offer_closed(Offer&) override { ++closed; }
-  bool on_data(Message& m, Want* w, Offer* o, std::string*) override {
+  bool on_data(const DataMessage& d, Want* w, Offer* o, std::string*) override {
+    Message m;
+    m.header = d.header;
+    m.msg_id = d.msg_id;
+    m.body.assign(d.body.begin(), d.body.end());  // it lives only during the call
     m.service_name = w != nullptr   ? "want:" + w->local_alias
                      : o != nullptr ? "offer:" + o->alias
                                     : "none";

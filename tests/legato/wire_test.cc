@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/legato/oncrpc.h"
 #include "engine/legato/wire.h"
 
 namespace ringrpc::legato {
@@ -80,7 +81,11 @@ Bytes golden_stream() {
   return s;
 }
 
-std::vector<Message> read_all(const Bytes& stream, std::mt19937* rng, std::string* error) {
+// Reads the stream in chunks (random ones with `rng`); with `wrapped`, as a Link does: the
+// in-place shortcut first (counted in *shortcuts), then the long way.
+std::vector<Message> read_all(const Bytes& stream, std::mt19937* rng, std::string* error,
+                              bool wrapped = false, size_t* shortcuts = nullptr,
+                              uint64_t* offset = nullptr) {
   MessageReader r;
   std::vector<Message> out;
   std::span<const uint8_t> rest(stream);
@@ -90,6 +95,21 @@ std::vector<Message> read_all(const Bytes& stream, std::mt19937* rng, std::strin
     std::span<const uint8_t> chunk = rest.subspan(0, n);
     rest = rest.subspan(n);
     while (true) {
+      WrappedMessage w;
+      if (wrapped && r.next_wrapped(chunk, w)) {
+        Message m;
+        m.header = w.header;
+        m.msg_id = w.msg_id;
+        m.body.assign(w.body.begin(), w.body.end());
+        // The payload is the body's one byte string, as oncrpc.h would unwrap it.
+        std::span<const uint8_t> inner;
+        EXPECT_TRUE(unwrap_rpc_message(w.body, inner));
+        EXPECT_EQ(inner.data(), w.payload.data());
+        EXPECT_EQ(inner.size(), w.payload.size());
+        out.push_back(std::move(m));
+        if (shortcuts != nullptr) ++*shortcuts;
+        continue;
+      }
       Message m;
       const auto st = r.next(chunk, m);
       if (st == MessageReader::Status::kMessage) {
@@ -103,6 +123,7 @@ std::vector<Message> read_all(const Bytes& stream, std::mt19937* rng, std::strin
       break;
     }
   }
+  if (offset != nullptr) *offset = r.offset();
   return out;
 }
 
@@ -173,6 +194,87 @@ TEST(LegatoWire, AnyChunkingGivesTheSameMessages) {
       EXPECT_EQ(m[i].system_name, whole[i].system_name);
     }
   }
+}
+
+// The data path's shape (oncrpc.h): requests and responses whose body is one byte string, of
+// each length form, among messages that must go the long way (a byte string with more after it,
+// an event made of one byte string, everything of the golden stream).
+Bytes wrapped_stream() {
+  Bytes s = golden_stream();
+  append(s, hex("00000010 00000003 04  00000001 9f 44 deadbeef ff"));
+  Bytes resp = hex("00000010 00000003 05  00000001 9f 58 20");
+  resp.insert(resp.end(), 32, 0x5a);
+  resp.push_back(0xff);
+  append(s, resp);
+  append(s, hex("00000011 00000003 04  00000002 9f 42 abcd 01 ff"));  // one more item
+  append(s, hex("00000012 00000003 08  00000002 9f d907d6 01 41 00 ff"));
+  Bytes big = hex("00000013 00000003 04  00000003 9f 59 012c");
+  for (int i = 0; i < 300; ++i) big.push_back(static_cast<uint8_t>(i));
+  big.push_back(0xff);
+  append(s, big);
+  append(s, connect(1, 0));
+  append(s, hex("00000014 00000003 05  00000003 9f 40 ff"));  // an empty string
+  return s;
+}
+
+TEST(LegatoWire, TheInPlaceShortcutReadsWhatTheLongWayReads) {
+  const Bytes stream = wrapped_stream();
+  std::string err;
+  uint64_t offset = 0;
+  const std::vector<Message> plain = read_all(stream, nullptr, &err);
+  ASSERT_TRUE(err.empty()) << err;
+  size_t shortcuts = 0;
+  std::vector<Message> fast = read_all(stream, nullptr, &err, true, &shortcuts, &offset);
+  ASSERT_TRUE(err.empty()) << err;
+  EXPECT_EQ(shortcuts, 4u);  // exactly the four requests and responses of one byte string
+  EXPECT_EQ(offset, stream.size());
+  std::mt19937 rng(5);
+  for (int trial = 0; trial < 300; ++trial) {
+    fast = read_all(stream, &rng, &err, true, nullptr, &offset);
+    ASSERT_TRUE(err.empty()) << err;
+    EXPECT_EQ(offset, stream.size());
+    ASSERT_EQ(fast.size(), plain.size());
+    for (size_t i = 0; i < fast.size(); ++i) {
+      EXPECT_EQ(fast[i].header.id, plain[i].header.id);
+      EXPECT_EQ(fast[i].header.service_id, plain[i].header.service_id);
+      EXPECT_EQ(fast[i].header.type, plain[i].header.type);
+      EXPECT_EQ(fast[i].msg_id, plain[i].msg_id);
+      EXPECT_EQ(fast[i].body, plain[i].body);
+    }
+  }
+}
+
+TEST(LegatoWire, TheShortcutLeavesBrokenAndPartialStreamsToTheLongWay) {
+  // Garbage after a wrapped request: the error and its offset are the same either way.
+  Bytes s = hex("00000010 00000003 04  00000001 9f 44 deadbeef ff");
+  append(s, hex("00000000 00000000 0b"));
+  std::string plain_err, fast_err;
+  read_all(s, nullptr, &plain_err);
+  read_all(s, nullptr, &fast_err, true);
+  EXPECT_FALSE(plain_err.empty());
+  EXPECT_EQ(fast_err, plain_err);
+  // Inside a message (its header already taken) the reader refuses the shortcut, even if the
+  // bytes that follow look like a whole message; and a failed reader refuses it for good.
+  MessageReader r;
+  const Bytes req = hex("00000010 00000003 04  00000001 9f 44 deadbeef ff");
+  std::span<const uint8_t> head(req.data(), 5);
+  Message m;
+  EXPECT_EQ(r.next(head, m), MessageReader::Status::kNeedMore);
+  std::span<const uint8_t> whole(req);
+  WrappedMessage w;
+  EXPECT_FALSE(r.next_wrapped(whole, w));
+  EXPECT_EQ(whole.size(), req.size());
+  const Bytes bad = hex("00000000 00000000 0b");
+  MessageReader broken;
+  std::span<const uint8_t> b(bad);
+  EXPECT_EQ(broken.next(b, m), MessageReader::Status::kError);
+  std::span<const uint8_t> again(req);
+  EXPECT_FALSE(broken.next_wrapped(again, w));
+  // A body over the reader's bound is not taken in place either; the long way refuses it.
+  MessageReader small(ReaderLimits{4, 8});
+  std::span<const uint8_t> big(req);
+  EXPECT_FALSE(small.next_wrapped(big, w));
+  EXPECT_EQ(small.next(big, m), MessageReader::Status::kError);
 }
 
 TEST(LegatoWire, EveryTruncationWaitsForMore) {
