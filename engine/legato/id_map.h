@@ -1,7 +1,11 @@
-// A map from 32-bit ids to calls in flight, for the proxy's data path: open addressing with
-// linear probing in one power-of-two table, so that inserting and erasing a call allocates
-// nothing once the table has grown to the load (std::unordered_map allocates a node per call).
-// Ids are sequential counters, which spread well under a multiplicative hash.
+// A map from 32-bit ids to calls in flight, for the proxy's data path, where ids are our own
+// sequential counters (link ids, our xids) and calls mostly end in about the order they began.
+// So the first place for a key is slot `key & mask` of a power-of-two ring: no hashing, no
+// probing, and the calls of one batch sit next to each other in memory. A key whose slot is
+// taken (a call still in flight while the ids have come round the ring, or a key that is not
+// sequential) goes to an overflow table, open addressing with linear probing; the ring doubles
+// instead when it is half full, so the overflow stays small. Nothing is allocated per call once
+// the ring has grown to the load (std::unordered_map allocates a node per call).
 //
 // Threading: none; one owner.
 #pragma once
@@ -13,22 +17,24 @@
 
 namespace ringrpc::legato {
 
+// Open addressing with linear probing and backward-shift deletion (no tombstones), keys spread
+// by a multiplicative hash: the overflow of IdMap, and fine for any keys.
 template <class V>
-class IdMap {
+class ProbedIdMap {
  public:
-  IdMap() { slots_.resize(64); }
+  ProbedIdMap() = default;
 
   size_t size() const noexcept { return size_; }
   bool empty() const noexcept { return size_ == 0; }
 
   V* find(uint32_t key) noexcept {
+    if (size_ == 0) return nullptr;
     for (size_t i = home(key);; i = (i + 1) & mask()) {
       Slot& s = slots_[i];
       if (!s.used) return nullptr;
       if (s.key == key) return &s.value;
     }
   }
-  bool contains(uint32_t key) noexcept { return find(key) != nullptr; }
 
   // Inserts or replaces.
   void put(uint32_t key, V value) {
@@ -49,9 +55,8 @@ class IdMap {
     }
   }
 
-  // Removes `key`; false when absent. Backward-shift deletion: no tombstones, so probes stay
-  // short however many calls come and go.
   bool erase(uint32_t key) noexcept {
+    if (size_ == 0) return false;
     size_t i = home(key);
     for (;; i = (i + 1) & mask()) {
       if (!slots_[i].used) return false;
@@ -73,22 +78,11 @@ class IdMap {
     return true;
   }
 
-  // Calls fn(key, value&) for every entry; fn must not change the map.
   template <class F>
   void for_each(F&& fn) {
     for (Slot& s : slots_) {
       if (s.used) fn(s.key, s.value);
     }
-  }
-  // Removes every entry for which pred(key, value&) is true (after calling it).
-  template <class P>
-  size_t erase_if(P&& pred) {
-    std::vector<uint32_t> doomed;
-    for (Slot& s : slots_) {
-      if (s.used && pred(s.key, s.value)) doomed.push_back(s.key);
-    }
-    for (uint32_t k : doomed) erase(k);
-    return doomed.size();
   }
   void clear() {
     for (Slot& s : slots_) {
@@ -110,7 +104,7 @@ class IdMap {
   }
   void grow() {
     std::vector<Slot> old = std::move(slots_);
-    slots_ = std::vector<Slot>(old.size() * 2);
+    slots_ = std::vector<Slot>(old.empty() ? 16 : old.size() * 2);
     size_ = 0;
     for (Slot& s : old) {
       if (s.used) put(s.key, std::move(s.value));
@@ -118,6 +112,108 @@ class IdMap {
   }
   std::vector<Slot> slots_;
   size_t size_ = 0;
+};
+
+template <class V>
+class IdMap {
+ public:
+  IdMap() { ring_.resize(kInitialRing); }
+
+  size_t size() const noexcept { return in_ring_ + overflow_.size(); }
+  bool empty() const noexcept { return size() == 0; }
+
+  V* find(uint32_t key) noexcept {
+    Slot& s = ring_[key & mask()];
+    if (s.used && s.key == key) return &s.value;
+    return overflow_.empty() ? nullptr : overflow_.find(key);
+  }
+  bool contains(uint32_t key) noexcept { return find(key) != nullptr; }
+
+  // Inserts or replaces.
+  void put(uint32_t key, V value) {
+    if (V* v = find(key)) {
+      *v = std::move(value);
+      return;
+    }
+    insert_new(key, std::move(value));
+  }
+  // Inserts a key known to be absent (find() said so): the data path's insert, one look fewer.
+  void insert_new(uint32_t key, V value) {
+    if ((in_ring_ + 1) * 2 > ring_.size()) grow();
+    Slot& s = ring_[key & mask()];
+    if (!s.used) {
+      s.used = true;
+      s.key = key;
+      s.value = std::move(value);
+      ++in_ring_;
+      return;
+    }
+    overflow_.put(key, std::move(value));
+  }
+
+  // Removes `key`; false when absent.
+  bool erase(uint32_t key) noexcept {
+    Slot& s = ring_[key & mask()];
+    if (s.used && s.key == key) {
+      s.used = false;
+      s.value = V{};
+      --in_ring_;
+      return true;
+    }
+    return !overflow_.empty() && overflow_.erase(key);
+  }
+
+  // Calls fn(key, value&) for every entry; fn must not change the map.
+  template <class F>
+  void for_each(F&& fn) {
+    for (Slot& s : ring_) {
+      if (s.used) fn(s.key, s.value);
+    }
+    overflow_.for_each(fn);
+  }
+  // Removes every entry for which pred(key, value&) is true (after calling it).
+  template <class P>
+  size_t erase_if(P&& pred) {
+    std::vector<uint32_t> doomed;
+    for_each([&](uint32_t k, V& v) {
+      if (pred(k, v)) doomed.push_back(k);
+    });
+    for (uint32_t k : doomed) erase(k);
+    return doomed.size();
+  }
+  void clear() {
+    for (Slot& s : ring_) {
+      s.used = false;
+      s.value = V{};
+    }
+    in_ring_ = 0;
+    overflow_.clear();
+  }
+
+ private:
+  static constexpr size_t kInitialRing = 64;
+  struct Slot {
+    uint32_t key = 0;
+    bool used = false;
+    V value{};
+  };
+  size_t mask() const noexcept { return ring_.size() - 1; }
+  // Doubling gives every ring key a slot of its own again (two keys that shared `key & mask`
+  // differ in the new bit, or are equal), and the overflow's keys may move in.
+  void grow() {
+    std::vector<Slot> old = std::move(ring_);
+    ring_ = std::vector<Slot>(old.size() * 2);
+    in_ring_ = 0;
+    ProbedIdMap<V> spill = std::move(overflow_);
+    overflow_ = ProbedIdMap<V>();
+    for (Slot& s : old) {
+      if (s.used) insert_new(s.key, std::move(s.value));
+    }
+    spill.for_each([&](uint32_t k, V& v) { insert_new(k, std::move(v)); });
+  }
+  std::vector<Slot> ring_;
+  size_t in_ring_ = 0;
+  ProbedIdMap<V> overflow_;
 };
 
 }  // namespace ringrpc::legato

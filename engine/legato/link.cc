@@ -6,6 +6,8 @@
 #include <sstream>
 #include <vector>
 
+#include "codec/byteswap.h"
+
 namespace ringrpc::legato {
 
 using transport::SockAddr;
@@ -319,37 +321,44 @@ bool Link::send_wrapped(const Header& h, uint32_t msg_id, std::span<const uint8_
   if (!has_msg_id(h.type)) return false;
   // 9-byte header, msgId, 0x9F, the byte string's head (0x40 | length, shortest form), the bytes,
   // 0xFF: the layout wire.cc's encode() produces for the same message.
-  uint8_t pre[kHeaderSize + 4 + 1 + 9];
-  size_t n = 0;
-  auto be32 = [&](uint32_t v) {
-    pre[n++] = static_cast<uint8_t>(v >> 24);
-    pre[n++] = static_cast<uint8_t>(v >> 16);
-    pre[n++] = static_cast<uint8_t>(v >> 8);
-    pre[n++] = static_cast<uint8_t>(v);
+  const size_t len = head.size() + tail.size();
+  const size_t string_head = len < 24 ? 1 : len <= 0xFF ? 2 : len <= 0xFFFF ? 3 : 5;
+  const size_t prefix = kHeaderSize + 4 + 1 + string_head;
+  uint8_t pre[kHeaderSize + 4 + 1 + 5];
+  auto write_prefix = [&](uint8_t* p) {
+    xdr::store_be32(p, h.id);
+    xdr::store_be32(p + 4, h.service_id);
+    p[8] = static_cast<uint8_t>(h.type);
+    xdr::store_be32(p + kHeaderSize, msg_id);
+    p += kHeaderSize + 4;
+    *p++ = 0x9F;
+    if (string_head == 1) {
+      *p = static_cast<uint8_t>(0x40 | len);
+    } else if (string_head == 2) {
+      p[0] = 0x58;
+      p[1] = static_cast<uint8_t>(len);
+    } else if (string_head == 3) {
+      p[0] = 0x59;
+      p[1] = static_cast<uint8_t>(len >> 8);
+      p[2] = static_cast<uint8_t>(len);
+    } else {
+      p[0] = 0x5A;
+      xdr::store_be32(p + 1, static_cast<uint32_t>(len));
+    }
   };
-  be32(h.id);
-  be32(h.service_id);
-  pre[n++] = static_cast<uint8_t>(h.type);
-  be32(msg_id);
-  pre[n++] = 0x9F;
-  const uint64_t len = head.size() + tail.size();
-  if (len < 24) {
-    pre[n++] = static_cast<uint8_t>(0x40 | len);
-  } else if (len <= 0xFF) {
-    pre[n++] = 0x58;
-    pre[n++] = static_cast<uint8_t>(len);
-  } else if (len <= 0xFFFF) {
-    pre[n++] = 0x59;
-    pre[n++] = static_cast<uint8_t>(len >> 8);
-    pre[n++] = static_cast<uint8_t>(len);
+  if (uint8_t* p = batch_.reserve(prefix + len + 1)) {
+    write_prefix(p);
+    p += prefix;
+    OutBatch::copy(p, head);
+    OutBatch::copy(p, tail);
+    *p = 0xFF;
   } else {
-    pre[n++] = 0x5A;
-    be32(static_cast<uint32_t>(len));
+    static constexpr uint8_t kBreak[1] = {0xFF};
+    write_prefix(pre);
+    if (!batch_.append({pre, prefix}, head, tail, kBreak)) return false;
   }
-  static constexpr uint8_t kBreak[1] = {0xFF};
-  if (!batch_.append({pre, n}, head, tail, kBreak)) return false;
   ++stats_.messages_out;
-  stats_.bytes_out += n + len + 1;
+  stats_.bytes_out += prefix + len + 1;
   return true;
 }
 

@@ -12,7 +12,6 @@
 #include <deque>
 #include <mutex>
 #include <thread>
-#include <unordered_map>
 
 #include "codec/record_marking.h"
 #include "codec/xdr_writer.h"
@@ -257,8 +256,8 @@ struct Proxy::LocalService final : transport::AcceptHandler, transport::Datagram
 };
 
 struct Proxy::LocalConn final : transport::StreamHandler {
-  LocalConn(Proxy& p, LocalService& s, uint64_t i, size_t max_record)
-      : proxy(p), svc(s), id(i), reader(xdr::RecordOptions{max_record}), out(p.loop_) {}
+  LocalConn(Proxy& p, LocalService& s, size_t max_record)
+      : proxy(p), svc(s), reader(xdr::RecordOptions{max_record}), out(p.loop_) {}
   void on_data(transport::Stream& s, std::span<const uint8_t> data, const Buffer&) override {
     if (!read_records(reader, s, data,
                       [&](std::span<const uint8_t> r) { proxy.local_call(svc, id, nullptr, r); })) {
@@ -273,13 +272,13 @@ struct Proxy::LocalConn final : transport::StreamHandler {
   // pile up past the stream's high-water mark, so it cannot make the proxy hold without bound.
   void on_drained(transport::Stream& s) override { s.resume_reading(); }
   void on_closed(transport::Stream&, int) override {
-    proxy.conns_.erase(id);
+    proxy.remove_conn(id);
     delete this;
   }
 
   Proxy& proxy;
   LocalService& svc;
-  uint64_t id;
+  uint64_t id = 0;  // Proxy::add_conn's; 0 until then (and for UDP calls)
   transport::Stream* stream = nullptr;
   xdr::RecordReader reader;
   OutBatch out;  // replies
@@ -291,14 +290,14 @@ void Proxy::LocalService::on_accept(int fd, const transport::SockAddr& peer) {
     return;
   }
   transport::prepare_accepted(fd);
-  auto* c = new LocalConn(proxy, *this, proxy.next_conn_++, proxy.options_.max_record);
+  auto* c = new LocalConn(proxy, *this, proxy.options_.max_record);
   c->stream = proxy.loop_.add_stream(fd, *c, peer);
   if (c->stream == nullptr) {
     delete c;
     return;
   }
   c->out.attach(c->stream);
-  proxy.conns_[c->id] = c;
+  c->id = proxy.add_conn(c);
 }
 
 // A call from a peer system, in flight to a real server under our xid.
@@ -655,8 +654,9 @@ void Proxy::stop() {
       svc->registered = false;
     }
   }
-  for (auto& [id, c] : conns_) {
-    if (c->stream != nullptr) c->stream->close_after_flush();
+  for (ConnSlot& slot : conns_) {
+    if (slot.conn != nullptr && slot.conn->stream != nullptr)
+      slot.conn->stream->close_after_flush();
   }
   if (control_ && control_->listener != nullptr) {
     loop_.close_listener(control_->listener);
@@ -898,11 +898,32 @@ void Proxy::update_registration(LocalService& svc) {
 
 // --- the data path ---------------------------------------------------------------------------
 
+uint64_t Proxy::add_conn(LocalConn* c) {
+  uint32_t slot;
+  if (!free_conns_.empty()) {
+    slot = free_conns_.back();
+    free_conns_.pop_back();
+  } else {
+    slot = static_cast<uint32_t>(conns_.size());
+    conns_.emplace_back();
+  }
+  conns_[slot].conn = c;
+  return uint64_t{conns_[slot].gen} << 32 | slot;
+}
+
+void Proxy::remove_conn(uint64_t id) noexcept {
+  const auto slot = static_cast<uint32_t>(id);
+  if (slot >= conns_.size() || conns_[slot].gen != static_cast<uint32_t>(id >> 32)) return;
+  conns_[slot].conn = nullptr;
+  // Never 0, so no id is 0 (the UDP callers' "connection"); ids of the old generation miss.
+  if (++conns_[slot].gen == 0) conns_[slot].gen = 1;
+  free_conns_.push_back(slot);
+}
+
 void Proxy::reply_local(LocalService& svc, uint64_t conn, const transport::SockAddr* from,
                         std::span<const uint8_t> msg) {
   if (conn != 0) {
-    auto c = conns_.find(conn);
-    if (c != conns_.end()) c->second->out.append_record(msg);
+    if (LocalConn* c = find_conn(conn)) c->out.append_record(msg);
     return;
   }
   if (from == nullptr || svc.udp == nullptr) return;
@@ -967,9 +988,9 @@ void Proxy::hold_if_link_congested(LocalConn& c) {
 
 void Proxy::release_held(SystemEntry& s) {
   for (uint64_t id : s.held) {
-    auto c = conns_.find(id);
-    if (c == conns_.end() || c->second->stream == nullptr) continue;
-    transport::Stream& st = *c->second->stream;
+    LocalConn* c = find_conn(id);
+    if (c == nullptr || c->stream == nullptr) continue;
+    transport::Stream& st = *c->stream;
     if (!st.closing() && !st.congested()) st.resume_reading();
   }
   s.held.clear();
@@ -1054,7 +1075,8 @@ bool Proxy::remote_call(SystemEntry& s, const DataMessage& m, Offer& o) {
     answer_peer(s, m, xid, kSystemErr);
     return true;
   }
-  r->pending.put(ours, {s.gen, m.header.id, m.header.service_id, m.msg_id, xid, loop_.now()});
+  r->pending.insert_new(ours,
+                        {s.gen, m.header.id, m.header.service_id, m.msg_id, xid, loop_.now()});
   r->stats.bytes_in += msg.size();
   return true;
 }

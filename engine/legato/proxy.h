@@ -31,7 +31,6 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "engine/legato/config.h"
@@ -155,8 +154,22 @@ class Proxy {
   std::vector<std::unique_ptr<RemoteServer>> remotes_;
   std::map<std::string, std::unique_ptr<SystemEntry>> systems_;
   std::map<uint64_t, SystemEntry*> by_gen_;  // the same systems, by generation
-  std::unordered_map<uint64_t, LocalConn*> conns_;
-  uint64_t next_conn_ = 1;
+  // Local connections by id: the low 32 bits are the slot, the high 32 its generation, so a
+  // reply for a connection that has gone finds nothing, and a lookup is one array access.
+  struct ConnSlot {
+    LocalConn* conn = nullptr;
+    uint32_t gen = 1;
+  };
+  std::vector<ConnSlot> conns_;
+  std::vector<uint32_t> free_conns_;
+  uint64_t add_conn(LocalConn* c);
+  void remove_conn(uint64_t id) noexcept;
+  LocalConn* find_conn(uint64_t id) noexcept {
+    const auto slot = static_cast<uint32_t>(id);
+    if (slot >= conns_.size() || conns_[slot].gen != static_cast<uint32_t>(id >> 32))
+      return nullptr;
+    return conns_[slot].conn;
+  }
   uint64_t next_gen_ = 1;
   std::unique_ptr<ControlListener> control_;
   std::unique_ptr<Worker> worker_;

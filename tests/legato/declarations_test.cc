@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 
@@ -155,6 +156,50 @@ TEST(IdMap, AgreesWithStdMap) {
   if (ref.count(absent) == 0) {
     EXPECT_FALSE(m.erase(absent));
   }
+}
+
+// The data path's pattern: sequential ids, 512 in flight, while a few calls stay in flight for
+// many laps of the ring (a slow call): their slots are taken again by new ids, which then go to
+// the overflow; every call is found until it ends, and nothing else is.
+TEST(IdMap, LongLivedCallsAmongSequentialOnes) {
+  IdMap<uint32_t> m;
+  std::map<uint32_t, uint32_t> ref;
+  const uint32_t slow[] = {3, 700, 701, 5000};
+  uint32_t next = 1;
+  for (int i = 0; i < 100000; ++i) {
+    const uint32_t k = next++;
+    m.put(k, k * 3);
+    ref[k] = k * 3;
+    if (ref.size() > 512) {
+      // The oldest call that is not a slow one ends.
+      for (auto it = ref.begin(); it != ref.end(); ++it) {
+        if (std::find(std::begin(slow), std::end(slow), it->first) != std::end(slow)) continue;
+        ASSERT_TRUE(m.erase(it->first)) << it->first;
+        ref.erase(it);
+        break;
+      }
+    }
+    if (i % 997 == 0) {
+      for (uint32_t s : slow) {
+        if (s < next) {
+          ASSERT_NE(m.find(s), nullptr) << s;
+          EXPECT_EQ(*m.find(s), s * 3);
+        }
+      }
+      EXPECT_EQ(m.find(next + 1), nullptr);
+      const uint32_t ended = k - 600;
+      if (k > 600 && std::find(std::begin(slow), std::end(slow), ended) == std::end(slow)) {
+        EXPECT_EQ(m.find(ended), nullptr);
+      }
+    }
+    ASSERT_EQ(m.size(), ref.size());
+  }
+  for (auto& [k, v] : ref) {
+    ASSERT_NE(m.find(k), nullptr) << k;
+    EXPECT_EQ(*m.find(k), v);
+  }
+  for (uint32_t s : slow) EXPECT_TRUE(m.erase(s));
+  EXPECT_EQ(m.size(), ref.size() - 4);
 }
 
 }  // namespace
