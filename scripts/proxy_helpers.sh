@@ -11,9 +11,10 @@
 #   wait_for SECONDS NAME JQ        true as soon as the jq filter JQ on NAME's status is true
 #   declare_system NAME SYSTEM EXTERN... -- LINK...
 #                                   NAME.decl: "system SYSTEM", the extern: lines, the links:
-#   declare_hello SQ_PORT EC_PORT   helloRpc's two systems for SQUARE and ECHO: alice.decl
-#                                   (servers at those ports on 127.0.0.1, link LinkToBob listens)
-#                                   and bob.decl (squareClient, echoClient, LinkToAlice connects)
+#   declare_hello SQ EC             helloRpc's two systems for SQUARE and ECHO: alice.decl
+#                                   (the servers at SQ and EC: a port on 127.0.0.1, or
+#                                   "shm PATH" or "unix PATH"; link LinkToBob listens) and
+#                                   bob.decl (squareClient, echoClient, LinkToAlice connects)
 start_proxy() {
   local name=$1
   shift
@@ -56,8 +57,11 @@ declare_system() {
   } >"$work/$name.decl"
 }
 declare_hello() {
-  declare_system alice Alice "squareServer = server 824377344 1 at 127.0.0.1 $1" \
-    "echoServer = server 824377345 1 at 127.0.0.1 $2" -- "LinkToBob = networkSocket listen"
+  local sq=$1 ec=$2
+  [[ $sq == *' '* ]] || sq="127.0.0.1 $sq"
+  [[ $ec == *' '* ]] || ec="127.0.0.1 $ec"
+  declare_system alice Alice "squareServer = server 824377344 1 at $sq" \
+    "echoServer = server 824377345 1 at $ec" -- "LinkToBob = networkSocket listen"
   declare_system bob Bob "squareClient = client 824377344 1" "echoClient = client 824377345 1" \
     -- "LinkToAlice = networkSocket connect"
 }

@@ -5,22 +5,25 @@
 # Two systems on this host, as in Legato's helloRpc: "Alice" runs the real servers
 # (square-server and echo-server, not registered: the proxies know their ports) and a
 # ringrpc-proxy that offers them; "Bob" runs a ringrpc-proxy whose local listeners stand for
-# them. The link is networkSocket over TCP loopback. ringrpc-bench drives, round by round and
-# interleaved, the server directly and the same server through Bob -> Alice, and the script
-# prints each round's ratio, then the median and spread.
+# them. The link is networkSocket over TCP loopback. Alice's proxy reaches the servers over
+# shared memory, as it does any ringrpc server on its host that offers it (the direct runs go
+# to the same servers over TCP, as the proxied ones reach Bob). ringrpc-bench drives, round by
+# round and interleaved, the server directly and the same server through Bob -> Alice, and the
+# script prints each round's ratio, then the median and spread.
 #
 # usage: proxy_bench.sh BIN_DIR [--rounds N] [--duration S] [--connections C] [--depth D]
 #                                [--workload null|square|echo4k|echo64k] [--threads T]
 #                                [--link tcp|unix]    (the link: networkSocket's TCP, or Unix)
+#                                [--server-leg shm|tcp]  (how Alice reaches the servers)
 # PROXY_OPTS in the environment adds options to both proxies (e.g. "--idle-poll 50"), SERVER_OPTS
 # to the two servers (which the direct runs call too), BENCH_OPTS to every ringrpc-bench run.
 set -euo pipefail
 case ${1:-} in
-  -h|--help|'') sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; [ -n "${1:-}" ]; exit ;;
+  -h|--help|'') sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; [ -n "${1:-}" ]; exit ;;
 esac
 bin=$1
 shift
-rounds=5 duration=3 connections=16 depth=32 workload=null threads=1 link=tcp
+rounds=5 duration=3 connections=16 depth=32 workload=null threads=1 link=tcp leg=shm
 while [ $# -gt 0 ]; do
   case $1 in
     --rounds) rounds=$2; shift 2 ;;
@@ -30,7 +33,8 @@ while [ $# -gt 0 ]; do
     --workload) workload=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --link) link=$2; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --server-leg) leg=$2; shift 2 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "proxy_bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -48,9 +52,15 @@ case $workload in
   *) fail "unknown workload $workload (null, square, echo4k, echo64k)" ;;
 esac
 
-start square "$bin/square-server" --port 0 --no-register --shards 1 ${SERVER_OPTS:-}
-start echo "$bin/echo-server" --port 0 --no-register --shards 1 ${SERVER_OPTS:-}
-declare_hello "$(field square tcp)" "$(field echo tcp)"
+start square "$bin/square-server" --port 0 --no-register --shards 1 --shm "$work/square.shm" \
+  ${SERVER_OPTS:-}
+start echo "$bin/echo-server" --port 0 --no-register --shards 1 --shm "$work/echo.shm" \
+  ${SERVER_OPTS:-}
+case $leg in
+  shm) declare_hello "shm $work/square.shm" "shm $work/echo.shm" ;;
+  tcp) declare_hello "$(field square tcp)" "$(field echo tcp)" ;;
+  *) fail "unknown server leg $leg (shm, tcp)" ;;
+esac
 case $link in
   tcp) tool alice set link Bob LinkToBob "127.0.0.1 0" ;;
   unix) tool alice set link Bob LinkToBob "unix $work/link.sock" ;;
@@ -66,6 +76,8 @@ else
 fi
 start_proxy bob --no-register --quiet --retry 200 ${PROXY_OPTS:-}
 wait_for 10 bob '[.bindings[].connected] | all' || fail "Bob's bindings did not connect: $(status bob)"
+[ "$(status alice | jq -r '[.externs[] | select(.kind == "server") | .transport] | unique | join(",")')" = "$leg" ] ||
+  fail "Alice does not reach the servers over $leg: $(status alice | jq -c .externs)"
 
 if [ "$prog" = "$sq" ]; then direct=$(field square tcp) proxied=$(local_port bob squareClient)
 else direct=$(field echo tcp) proxied=$(local_port bob echoClient); fi
@@ -77,7 +89,7 @@ run() {  # run PORT JSON
   jq -r '.summary.calls_per_sec' "$2"
 }
 echo "workload $workload: ${connections} connections x ${depth} in flight, ${duration} s per run," \
-  "$rounds interleaved rounds, link over $link"
+  "$rounds interleaved rounds, link over $link, Alice to the servers over $leg"
 printf '%-6s %14s %14s %8s\n' round direct proxied ratio
 ratios=()
 for r in $(seq "$rounds"); do
