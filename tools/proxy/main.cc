@@ -55,7 +55,7 @@ void usage(FILE* out) {
       "  --max-record BYTES   largest RPC message carried (default 4194304)\n"
       "  --backend auto|io_uring|epoll  the event loop (default auto)\n"
       "  --idle-poll US       before sleeping, look for events this long (0-1000 us,\n"
-      "                       yielding the CPU; default 50, 0: off, where a spinning core\n"
+      "                       yielding the CPU; default 200, 0: off, where a spinning core\n"
       "                       costs power)\n"
       "  --quiet              no log lines\n"
       "  --help               print this help and exit\n",
@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
   // A gateway's loop has work arriving microseconds apart under load, where a sleep and a
   // wake-up per batch cost more than the batch; the poll turns itself off when events are
   // further apart (LoopOptions::idle_poll), so an idle proxy still sleeps.
-  lo.idle_poll = std::chrono::microseconds(50);
+  lo.idle_poll = std::chrono::microseconds(200);
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto need = [&](const char* what) -> const char* {
