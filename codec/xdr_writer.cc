@@ -127,6 +127,12 @@ bool XdrWriter::put_array_slow(const void* src, size_t n, size_t item) noexcept 
 bool XdrWriter::put_opaque_ref(std::span<const uint8_t> data, uint32_t max,
                                const char* what) noexcept {
   if (!put_length(data.size(), max, what)) return false;
+  return put_iov_ref(data, what) && put_padding(data.size());
+}
+
+// The bytes become iovecs of their own, cut at fragment boundaries; the writer goes on in its
+// buffer after them.
+bool XdrWriter::put_iov_ref(std::span<const uint8_t> data, const char* what) noexcept {
   if (finished_) return false;
   const uint8_t* p = data.data();
   size_t n = data.size();
@@ -147,7 +153,13 @@ bool XdrWriter::put_opaque_ref(std::span<const uint8_t> data, uint32_t max,
     n -= k;
   }
   set_limit();
-  return put_padding(data.size());
+  return true;
+}
+
+bool XdrWriter::put_bytes_ref(std::span<const uint8_t> data, const Buffer& owner) noexcept {
+  if (!ok() || !put_iov_ref(data, "bytes")) return false;
+  if (!data.empty()) out_.add_buffer(Buffer(owner));
+  return true;
 }
 
 }  // namespace ringrpc::xdr

@@ -243,6 +243,10 @@ class XdrWriter {
   // and unchanged until the message has been sent. Worth it above a few KiB.
   bool put_opaque_ref(std::span<const uint8_t> data, uint32_t max,
                       const char* what = "opaque<>") noexcept;
+  // Raw bytes (no length, no padding), referenced instead of copied, inside `owner`: the message
+  // keeps a reference to `owner` until it is sent or cleared, so the bytes stay valid (they must
+  // not change meanwhile). What forwards a large payload just received, without copying it.
+  bool put_bytes_ref(std::span<const uint8_t> data, const Buffer& owner) noexcept;
   // string<max>.
   bool put_string(std::string_view s, uint32_t max, const char* what = "string<>") noexcept {
     if (strict_ && has_nul(s)) [[unlikely]]
@@ -325,6 +329,7 @@ class XdrWriter {
 
   [[noreturn]] static void bad_arguments() noexcept;
   bool put_bytes_slow(const uint8_t* p, size_t n, const char* what) noexcept;
+  bool put_iov_ref(std::span<const uint8_t> data, const char* what) noexcept;
   bool put_array_slow(const void* src, size_t n, size_t item) noexcept;
   // Brings frag_left_ up to date with cur_.
   void sync() noexcept {

@@ -86,8 +86,7 @@ class Link::Sink final : public transport::StreamHandler {
     if (link_ != nullptr) link_->on_connected(s, err);
   }
   void on_data(Stream& s, std::span<const uint8_t> data, const Buffer& owner) override {
-    (void)owner;
-    if (link_ != nullptr) link_->on_data(s, data);
+    if (link_ != nullptr) link_->on_data(s, data, owner);
   }
   void on_eof(Stream& s) override {
     if (link_ != nullptr) {
@@ -258,12 +257,13 @@ bool LinkHandler::on_wrapped(const WrappedMessage& w, std::string* why) {
   return on_message(m, why);
 }
 
-void Link::on_data(Stream& s, std::span<const uint8_t> data) {
+void Link::on_data(Stream& s, std::span<const uint8_t> data, const Buffer& owner) {
   stats_.bytes_in += data.size();
   while (!s.closing() && state_ == LinkState::kUp) {
     // Calls and replies, whole in this chunk, go to the handler where they lie.
     WrappedMessage w;
     if (reader_.next_wrapped(data, w)) {
+      w.owner = &owner;
       ++stats_.messages_in;
       std::string why;
       if (!handler_.on_wrapped(w, &why)) {
@@ -316,7 +316,7 @@ bool Link::send(const Message& m) {
 }
 
 bool Link::send_wrapped(const Header& h, uint32_t msg_id, std::span<const uint8_t> head,
-                        std::span<const uint8_t> tail) {
+                        std::span<const uint8_t> tail, const Buffer* owner) {
   if (state_ != LinkState::kUp || stream_ == nullptr || stream_->closing()) return false;
   if (!has_msg_id(h.type)) return false;
   // 9-byte header, msgId, 0x9F, the byte string's head (0x40 | length, shortest form), the bytes,
@@ -346,7 +346,19 @@ bool Link::send_wrapped(const Header& h, uint32_t msg_id, std::span<const uint8_
       xdr::store_be32(p + 1, static_cast<uint32_t>(len));
     }
   };
-  if (uint8_t* p = batch_.reserve(prefix + len + 1)) {
+  if (OutBatch::can_reference(tail, owner)) {
+    uint8_t* p = batch_.reserve(prefix + head.size());
+    if (p == nullptr) {
+      write_prefix(pre);
+      if (!batch_.append({pre, prefix}, head)) return false;
+    } else {
+      write_prefix(p);
+      p += prefix;
+      OutBatch::copy(p, head);
+    }
+    static constexpr uint8_t kBreak[1] = {0xFF};
+    if (!batch_.append_ref(tail, *owner) || !batch_.append(kBreak)) return false;
+  } else if (uint8_t* p = batch_.reserve(prefix + len + 1)) {
     write_prefix(p);
     p += prefix;
     OutBatch::copy(p, head);

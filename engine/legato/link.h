@@ -111,9 +111,10 @@ class Link final : public transport::AcceptHandler {
   bool send(const Message& m);
   // The data path's send, without an intermediate Message: a type 4, 5 or 8 message whose body
   // is one CBOR byte string holding `head` then `tail` (oncrpc.h: an RPC message, its first
-  // bytes rewritten by the caller). False when the link is not UP.
+  // bytes rewritten by the caller). False when the link is not UP. A large `tail` inside
+  // `owner` (a receive buffer) is referenced, not copied (OutBatch::append_ref).
   bool send_wrapped(const Header& h, uint32_t msg_id, std::span<const uint8_t> head,
-                    std::span<const uint8_t> tail);
+                    std::span<const uint8_t> tail, const Buffer* owner = nullptr);
   // Legato's GlobalMsgId: one counter per proxy, pre-incremented from 1, so the first is 2.
   uint32_t next_id() noexcept { return ++ids_; }
 
@@ -132,7 +133,7 @@ class Link final : public transport::AcceptHandler {
  private:
   class Sink;
   void on_connected(transport::Stream& s, int err);
-  void on_data(transport::Stream& s, std::span<const uint8_t> data);
+  void on_data(transport::Stream& s, std::span<const uint8_t> data, const Buffer& owner);
   void on_eof(transport::Stream& s);
   void on_closed(transport::Stream& s, int err);
   void detach();  // forgets the stream; its forwarder drops what still comes

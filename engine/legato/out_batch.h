@@ -49,13 +49,38 @@ class OutBatch final : public transport::Deferred {
     }
     return true;
   }
+  // Payloads from this size up that lie in a receive buffer the caller holds are referenced in
+  // the batch, which keeps the buffer until the stream has sent them, instead of copied: a
+  // proxy forwarding a 64 KiB reply would otherwise copy it once more on its way through.
+  static constexpr size_t kReferenceBytes = 2048;
+  static bool can_reference(std::span<const uint8_t> p, const Buffer* owner) noexcept {
+    return owner != nullptr && *owner && p.size() >= kReferenceBytes && p.data() >= owner->data() &&
+           p.data() + p.size() <= owner->data() + owner->capacity();
+  }
+  // Appends `p`, which lies in `owner`, by reference (see can_reference).
+  bool append_ref(std::span<const uint8_t> p, const Buffer& owner) {
+    if (!open()) return false;
+    if (!w_->put_bytes_ref(p, owner)) {
+      discard();
+      return false;
+    }
+    return true;
+  }
+
   // `n` bytes at the end of the batch for the caller to fill at once, or nullptr: no open
   // stream, or they would not be contiguous (then append() them).
   uint8_t* reserve(size_t n) { return open() ? w_->reserve(n) : nullptr; }
 
-  // One RPC record (RFC 5531 11) of `head` then `tail`, in a single last fragment.
-  bool append_record(std::span<const uint8_t> head, std::span<const uint8_t> tail = {}) {
+  // One RPC record (RFC 5531 11) of `head` then `tail`, in a single last fragment; a large tail
+  // inside `owner` by reference.
+  bool append_record(std::span<const uint8_t> head, std::span<const uint8_t> tail = {},
+                     const Buffer* owner = nullptr) {
     const size_t n = head.size() + tail.size();
+    if (can_reference(tail, owner)) {
+      uint8_t mark[4];
+      xdr::store_be32(mark, static_cast<uint32_t>(0x80000000u | n));
+      return append(mark, head) && append_ref(tail, *owner);
+    }
     if (uint8_t* p = reserve(4 + n)) {
       xdr::store_be32(p, static_cast<uint32_t>(0x80000000u | n));
       p += 4;

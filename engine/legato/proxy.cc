@@ -258,9 +258,10 @@ struct Proxy::LocalService final : transport::AcceptHandler, transport::Datagram
 struct Proxy::LocalConn final : transport::StreamHandler {
   LocalConn(Proxy& p, LocalService& s, size_t max_record)
       : proxy(p), svc(s), reader(xdr::RecordOptions{max_record}), out(p.loop_) {}
-  void on_data(transport::Stream& s, std::span<const uint8_t> data, const Buffer&) override {
-    if (!read_records(reader, s, data,
-                      [&](std::span<const uint8_t> r) { proxy.local_call(svc, id, nullptr, r); })) {
+  void on_data(transport::Stream& s, std::span<const uint8_t> data, const Buffer& owner) override {
+    if (!read_records(reader, s, data, [&](std::span<const uint8_t> r) {
+          proxy.local_call(svc, id, nullptr, r, &owner);
+        })) {
       ++svc.stats.errors;
       proxy.log(svc.ext.alias + ": a local client sent a broken record stream (" +
                 reader.error().to_string() + "); its connection is closed");
@@ -338,9 +339,9 @@ struct Proxy::RemoteServer final : transport::StreamHandler, transport::Timer {
     return shm ? address.to_string() + " (shared memory)" : address.to_string();
   }
   const char* transport_name() const { return shm ? "shm" : address.is_unix() ? "unix" : "tcp"; }
-  void on_data(transport::Stream& s, std::span<const uint8_t> data, const Buffer&) override {
+  void on_data(transport::Stream& s, std::span<const uint8_t> data, const Buffer& owner) override {
     if (!read_records(reader, s, data,
-                      [&](std::span<const uint8_t> r) { proxy.remote_reply(*this, r); }))
+                      [&](std::span<const uint8_t> r) { proxy.remote_reply(*this, r, &owner); }))
       last_error = "the server sent a broken record stream (" + reader.error().to_string() + ")";
   }
   void on_closed(transport::Stream&, int err) override {
@@ -921,9 +922,9 @@ void Proxy::remove_conn(uint64_t id) noexcept {
 }
 
 void Proxy::reply_local(LocalService& svc, uint64_t conn, const transport::SockAddr* from,
-                        std::span<const uint8_t> msg) {
+                        std::span<const uint8_t> msg, const Buffer* owner) {
   if (conn != 0) {
-    if (LocalConn* c = find_conn(conn)) c->out.append_record(msg);
+    if (LocalConn* c = find_conn(conn)) c->out.append_record({}, msg, owner);
     return;
   }
   if (from == nullptr || svc.udp == nullptr) return;
@@ -939,7 +940,7 @@ void Proxy::reply_local(LocalService& svc, uint64_t conn, const transport::SockA
 }
 
 void Proxy::local_call(LocalService& svc, uint64_t conn, const transport::SockAddr* from,
-                       std::span<const uint8_t> rec) {
+                       std::span<const uint8_t> rec, const Buffer* owner) {
   if (rec.size() < 24 || be32(rec.data() + 4) != kCall) {
     // What libtirpc's server does with a record that is no call: nothing.
     ++svc.stats.errors;
@@ -968,7 +969,7 @@ void Proxy::local_call(LocalService& svc, uint64_t conn, const transport::SockAd
   Link& link = s.services->link();
   const uint32_t id = link.next_id();
   if (!link.send_wrapped({id, w->service_id, MsgType::kClientRequest}, be32(rec.data() + 20), head,
-                         rec.subspan(sizeof head))) {
+                         rec.subspan(sizeof head), owner)) {
     return reply(ErrorReply(xid, kSystemErr));
   }
   PendingLocal p{conn, &svc, xid, w->service_id, loop_.now(), nullptr};
@@ -1021,7 +1022,7 @@ void Proxy::deliver_response(SystemEntry& s, const DataMessage& m, Want& w) {
   ++svc->stats.calls;
   svc->stats.bytes_in += msg.size();
   svc->stats.latency.record(micros_since(loop_.now(), p.start));
-  reply_local(*svc, p.conn, p.from.get(), msg);
+  reply_local(*svc, p.conn, p.from.get(), msg, m.owner);
 }
 
 void Proxy::fail_pending(SystemEntry& s, LocalService* only, uint32_t astat,
@@ -1070,7 +1071,7 @@ bool Proxy::remote_call(SystemEntry& s, const DataMessage& m, Offer& o) {
   while (r->pending.contains(ours)) ours = r->next_xid++;
   uint8_t head[4];
   put_be32(head, ours);
-  if (!r->out.append_record(head, msg.subspan(4))) {
+  if (!r->out.append_record(head, msg.subspan(4), m.owner)) {
     ++r->stats.errors;
     answer_peer(s, m, xid, kSystemErr);
     return true;
@@ -1081,7 +1082,7 @@ bool Proxy::remote_call(SystemEntry& s, const DataMessage& m, Offer& o) {
   return true;
 }
 
-void Proxy::remote_reply(RemoteServer& r, std::span<const uint8_t> rec) {
+void Proxy::remote_reply(RemoteServer& r, std::span<const uint8_t> rec, const Buffer* owner) {
   if (rec.size() < 12 || be32(rec.data() + 4) != kReply) {
     ++r.stats.errors;
     return;
@@ -1096,7 +1097,7 @@ void Proxy::remote_reply(RemoteServer& r, std::span<const uint8_t> rec) {
   uint8_t head[4];
   put_be32(head, p.xid);
   if (sit->second->services->link().send_wrapped({p.id, p.service_id, MsgType::kServerResponse},
-                                                 p.msg_id, head, rec.subspan(4))) {
+                                                 p.msg_id, head, rec.subspan(4), owner)) {
     ++r.stats.calls;
     r.stats.bytes_out += rec.size();
     r.stats.latency.record(micros_since(loop_.now(), p.start));

@@ -55,6 +55,7 @@ struct DataMessage {
   // Set when the reader took the body as exactly one definite byte string (how ONC RPC rides,
   // oncrpc.h): that string's bytes, found without parsing the body again.
   std::optional<std::span<const uint8_t>> payload;
+  const Buffer* owner = nullptr;  // WrappedMessage::owner, when there is one
 };
 
 class ServicesHandler {

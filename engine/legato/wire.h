@@ -22,6 +22,8 @@
 #include <string_view>
 #include <vector>
 
+#include "codec/buffer_pool.h"
+
 namespace ringrpc::legato {
 
 enum class MsgType : uint8_t {
@@ -85,6 +87,9 @@ struct WrappedMessage {
   uint32_t msg_id = 0;
   std::span<const uint8_t> body;     // 9F, the string's head, its bytes, FF
   std::span<const uint8_t> payload;  // the string's bytes
+  // The receive buffer the bytes lie in, when the caller has one (Link does): a handler may keep
+  // a reference to it to forward the payload without copying it (OutBatch::append_ref).
+  const Buffer* owner = nullptr;
 };
 
 bool is_fixed(MsgType t) noexcept;    // types 1-3, 6, 7

@@ -129,6 +129,35 @@ TEST(XdrWriterTest, OpaqueRefIsNotCopied) {
   EXPECT_EQ(msg.size(), 4 + 4 + 4 + 10000 + 4u);
 }
 
+// Raw bytes by reference inside a pooled buffer: not copied, in order with the bytes around
+// them, and the buffer kept (one more reference) for as long as the message, then let go.
+TEST(XdrWriterTest, BytesRefKeepsItsBuffer) {
+  BufferPool pool;
+  Buffer owner = pool.acquire();
+  ASSERT_TRUE(owner);
+  for (size_t i = 0; i < 3000; ++i) owner.data()[i] = static_cast<uint8_t>(i * 7);
+  const std::span<const uint8_t> part(owner.data() + 100, 2500);
+  OutMessage msg;
+  EncodeOptions raw;
+  raw.record_mark = false;
+  {
+    XdrWriter w(pool, msg, raw);
+    ASSERT_TRUE(w.put_u32(0xabcdef01) && w.put_bytes_ref(part, owner) && w.put_u32(2) &&
+                w.finish());
+  }
+  EXPECT_EQ(owner.use_count(), 2u);
+  ASSERT_EQ(msg.iov().size(), 3u);
+  EXPECT_EQ(msg.iov()[1].iov_base, part.data());
+  EXPECT_EQ(msg.size(), 4 + part.size() + 4);
+  const std::vector<uint8_t> flat = msg.flatten();
+  ASSERT_EQ(flat.size(), msg.size());
+  EXPECT_EQ(to_hex(std::vector<uint8_t>(flat.begin(), flat.begin() + 4)), "abcdef01");
+  EXPECT_TRUE(std::equal(part.begin(), part.end(), flat.begin() + 4));
+  EXPECT_EQ(to_hex(std::vector<uint8_t>(flat.end() - 4, flat.end())), "00000002");
+  msg.clear();
+  EXPECT_EQ(owner.use_count(), 1u);
+}
+
 TEST(XdrWriterTest, RefusesWhatTheStrictDecoderRefuses) {
   XdrError e;
   EXPECT_TRUE(encode_flat([](XdrWriter& w) { return w.put_string("toolong", 3); }, &e).empty());

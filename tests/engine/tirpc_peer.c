@@ -144,7 +144,7 @@ static int call_echo(const char* transport, int port) {
   }
   /* Up to 200 KB over TCP (libtirpc sends it in several fragments); within the 8800-byte
    * datagram libtirpc's own UDP client can receive. */
-  static const unsigned sizes_tcp[] = {0, 1, 3, 4, 1000, 65535, 65536, 200000};
+  static const unsigned sizes_tcp[] = {0, 1, 3, 4, 1000, 4096, 30000, 65535, 65536, 200000};
   static const unsigned sizes_udp[] = {0, 1, 3, 4, 1000, 8000};
   const int udp = strcmp(transport, "udp") == 0;
   const unsigned* sizes = udp ? sizes_udp : sizes_tcp;
