@@ -346,7 +346,7 @@ bool Link::send_wrapped(const Header& h, uint32_t msg_id, std::span<const uint8_
       xdr::store_be32(p + 1, static_cast<uint32_t>(len));
     }
   };
-  if (OutBatch::can_reference(tail, owner)) {
+  if (batch_.can_reference(tail, owner)) {
     uint8_t* p = batch_.reserve(prefix + head.size());
     if (p == nullptr) {
       write_prefix(pre);

@@ -51,11 +51,17 @@ class OutBatch final : public transport::Deferred {
   }
   // Payloads from this size up that lie in a receive buffer the caller holds are referenced in
   // the batch, which keeps the buffer until the stream has sent them, instead of copied: a
-  // proxy forwarding a 64 KiB reply would otherwise copy it once more on its way through.
+  // proxy forwarding a 30 KiB reply would otherwise copy it once more on its way through. Not
+  // to a congested stream, and not while half the loop's receive buffers are in use: a
+  // reference pins a whole receive buffer for as long as the bytes wait to be sent, and the
+  // loop must keep buffers to read with (the peers that drain those sends may be waiting for us
+  // to read them).
   static constexpr size_t kReferenceBytes = 2048;
-  static bool can_reference(std::span<const uint8_t> p, const Buffer* owner) noexcept {
+  bool can_reference(std::span<const uint8_t> p, const Buffer* owner) const noexcept {
     return owner != nullptr && *owner && p.size() >= kReferenceBytes && p.data() >= owner->data() &&
-           p.data() + p.size() <= owner->data() + owner->capacity();
+           p.data() + p.size() <= owner->data() + owner->capacity() && stream_ != nullptr &&
+           !stream_->congested() &&
+           loop_.recv_pool().buffers_in_use() < loop_.options().max_recv_buffers / 2;
   }
   // Appends `p`, which lies in `owner`, by reference (see can_reference).
   bool append_ref(std::span<const uint8_t> p, const Buffer& owner) {
