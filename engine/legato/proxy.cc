@@ -113,8 +113,6 @@ bool socket_answers(const std::string& path) {
   return ok;
 }
 
-// For what a peer can make happen at will: the first ten, then at each power of two, so that a
-// flood of bad messages cannot flood the log.
 // The RPC message a request or response carries (oncrpc.h): found by the reader already on the
 // data path, else parsed from the body.
 bool rpc_message(const DataMessage& m, std::span<const uint8_t>& msg) {
@@ -125,6 +123,8 @@ bool rpc_message(const DataMessage& m, std::span<const uint8_t>& msg) {
   return unwrap_rpc_message(m.body, msg);
 }
 
+// For what a peer can make happen at will: the first ten, then at each power of two, so that a
+// flood of bad messages cannot flood the log.
 bool worth_logging(uint64_t nth) { return nth <= 10 || (nth & (nth - 1)) == 0; }
 
 // `now` is the loop's iteration time, as is every call's start: a clock read per call would cost
