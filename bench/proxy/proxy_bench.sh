@@ -15,11 +15,12 @@
 #                                [--workload null|square|echo4k|echo64k] [--threads T]
 #                                [--link tcp|unix]    (the link: networkSocket's TCP, or Unix)
 #                                [--server-leg shm|tcp]  (how Alice reaches the servers)
-# PROXY_OPTS in the environment adds options to both proxies (e.g. "--idle-poll 50"), SERVER_OPTS
-# to the two servers (which the direct runs call too), BENCH_OPTS to every ringrpc-bench run.
+# PROXY_OPTS in the environment adds options to both proxies (e.g. "--idle-poll 50"), ALICE_OPTS
+# or BOB_OPTS to one of them, SERVER_OPTS to the two servers (which the direct runs call too),
+# BENCH_OPTS to every ringrpc-bench run.
 set -euo pipefail
 case ${1:-} in
-  -h|--help|'') sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; [ -n "${1:-}" ]; exit ;;
+  -h|--help|'') sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; [ -n "${1:-}" ]; exit ;;
 esac
 bin=$1
 shift
@@ -34,7 +35,7 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift 2 ;;
     --link) link=$2; shift 2 ;;
     --server-leg) leg=$2; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "proxy_bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -66,7 +67,7 @@ case $link in
   unix) tool alice set link Bob LinkToBob "unix $work/link.sock" ;;
   *) fail "unknown link $link (tcp, unix)" ;;
 esac
-start_proxy alice --no-register --quiet ${PROXY_OPTS:-}
+start_proxy alice --no-register --quiet ${PROXY_OPTS:-} ${ALICE_OPTS:-}
 tool bob set binding squareClient Alice squareServer
 tool bob set binding echoClient Alice echoServer
 if [ "$link" = tcp ]; then
@@ -74,7 +75,7 @@ if [ "$link" = tcp ]; then
 else
   tool bob set link Alice LinkToAlice "unix $work/link.sock"
 fi
-start_proxy bob --no-register --quiet --retry 200 ${PROXY_OPTS:-}
+start_proxy bob --no-register --quiet --retry 200 ${PROXY_OPTS:-} ${BOB_OPTS:-}
 wait_for 10 bob '[.bindings[].connected] | all' || fail "Bob's bindings did not connect: $(status bob)"
 [ "$(status alice | jq -r '[.externs[] | select(.kind == "server") | .transport] | unique | join(",")')" = "$leg" ] ||
   fail "Alice does not reach the servers over $leg: $(status alice | jq -c .externs)"
