@@ -29,11 +29,51 @@ bool RecordReader::fail_too_large(uint64_t len, const uint8_t header[4]) noexcep
   return false;
 }
 
-RecordReader::Status RecordReader::next(std::span<const uint8_t>& in, Record& out) noexcept {
+bool RecordReader::fail_no_space(size_t more) noexcept {
+  err_ = {XdrErrc::kNoSpace, static_cast<uint32_t>(std::min<size_t>(record_len_, UINT32_MAX)),
+          record_len_ + more, 0, "record"};
+  return false;
+}
+
+// What was copied of the record so far stays where it is, as its first piece.
+bool RecordReader::start_pieces() noexcept {
+  try {
+    if (record_len_ != 0) pieces_.push_back({{storage_.data(), record_len_}, Buffer()});
+  } catch (const std::bad_alloc&) {
+    return fail_no_space(0);
+  }
+  pieced_ = true;
+  return true;
+}
+
+bool RecordReader::flatten() noexcept {
+  try {
+    storage_.reserve(record_len_);
+    // The first piece may be storage_'s own bytes (no owner): they are in place already.
+    for (const BufferPiece& p : pieces_) {
+      if (p.owner) storage_.insert(storage_.end(), p.bytes.begin(), p.bytes.end());
+    }
+  } catch (const std::bad_alloc&) {
+    return fail_no_space(0);
+  }
+  pieces_.clear();
+  pieced_ = false;
+  return true;
+}
+
+RecordReader::Status RecordReader::next(std::span<const uint8_t>& in, Record& out,
+                                        const Buffer* owner) noexcept {
   if (!err_.ok()) return Status::kError;
   if (clear_pending_) {
     storage_.clear();
+    pieces_.clear();  // drops the references to the last record's buffers
+    pieced_ = false;
     clear_pending_ = false;
+  }
+  // Pieces only of bytes that really lie in the owner: anything else is copied.
+  if (owner != nullptr && (!*owner || in.data() < owner->data() ||
+                           in.data() + in.size() > owner->data() + owner->capacity())) {
+    owner = nullptr;
   }
   for (;;) {
     if (!in_fragment_) {
@@ -46,7 +86,7 @@ RecordReader::Status RecordReader::next(std::span<const uint8_t>& in, Record& ou
           return Status::kError;
         }
         if ((h & kLastBit) != 0 && in.size() - 4 >= len) {
-          out = {in.subspan(4, len), true, 1};
+          out = {in.subspan(4, len), true, 1, {}};
           in = in.subspan(4 + size_t{len});
           return Status::kRecord;
         }
@@ -70,12 +110,24 @@ RecordReader::Status RecordReader::next(std::span<const uint8_t>& in, Record& ou
     }
     const size_t k = std::min<size_t>(frag_left_, in.size());
     if (k != 0) {
+      if (!pieced_ && owner != nullptr && options_.reference_from != 0 &&
+          frag_left_ >= options_.reference_from && !start_pieces()) {
+        return Status::kError;
+      }
+      // A chunk that holds only a sliver of a fragment's middle (a peer trickling bytes) would
+      // pin a whole buffer for it: the record goes on by copy instead.
+      const bool sliver =
+          pieced_ && !pieces_.empty() && k < frag_left_ && k < options_.reference_from / 2;
+      if (pieced_ && (owner == nullptr || sliver) && !flatten()) return Status::kError;
       // Storage grows with the bytes that arrived (vector doubling), never with a declared length.
       try {
-        storage_.insert(storage_.end(), in.begin(), in.begin() + static_cast<ptrdiff_t>(k));
+        if (pieced_) {
+          pieces_.push_back({in.first(k), *owner});
+        } else {
+          storage_.insert(storage_.end(), in.begin(), in.begin() + static_cast<ptrdiff_t>(k));
+        }
       } catch (const std::bad_alloc&) {
-        err_ = {XdrErrc::kNoSpace, static_cast<uint32_t>(std::min<size_t>(record_len_, UINT32_MAX)),
-                record_len_ + k, 0, "record"};
+        fail_no_space(k);
         return Status::kError;
       }
       in = in.subspan(k);
@@ -85,7 +137,11 @@ RecordReader::Status RecordReader::next(std::span<const uint8_t>& in, Record& ou
     if (frag_left_ != 0) return Status::kNeedMore;
     in_fragment_ = false;
     if (last_) {
-      out = {std::span<const uint8_t>(storage_.data(), record_len_), false, fragments_};
+      if (pieced_) {
+        out = {{}, false, fragments_, pieces_};
+      } else {
+        out = {std::span<const uint8_t>(storage_.data(), record_len_), false, fragments_, {}};
+      }
       record_len_ = 0;
       fragments_ = 0;
       clear_pending_ = true;
@@ -96,7 +152,7 @@ RecordReader::Status RecordReader::next(std::span<const uint8_t>& in, Record& ou
 
 std::vector<uint8_t> RecordReader::take() noexcept {
   std::vector<uint8_t> taken;
-  if (clear_pending_) {
+  if (clear_pending_ && !pieced_) {
     taken.swap(storage_);
     clear_pending_ = false;
   }
@@ -106,6 +162,8 @@ std::vector<uint8_t> RecordReader::take() noexcept {
 void RecordReader::release_memory() noexcept {
   if (mid_record()) return;
   std::vector<uint8_t>().swap(storage_);
+  std::vector<BufferPiece>().swap(pieces_);
+  pieced_ = false;
   clear_pending_ = false;
 }
 
@@ -118,6 +176,8 @@ void RecordReader::reset() noexcept {
   fragments_ = 0;
   record_len_ = 0;
   storage_.clear();
+  pieces_.clear();
+  pieced_ = false;
   err_ = XdrError{};
 }
 

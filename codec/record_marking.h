@@ -10,7 +10,10 @@
 //
 // Zero copy: when a whole record (one last fragment) lies inside the chunk given to next(), the
 // record is handed out as a view into that chunk. Otherwise its bytes are gathered in the reader's
-// own storage, reused from record to record.
+// own storage, reused from record to record; or, when the caller says which pooled receive buffer
+// each chunk lies in and a fragment is large (RecordOptions::reference_from), gathered by
+// reference as pieces of those buffers (codec/buffer_piece.h), for a caller that forwards the
+// bytes rather than decodes them (the Legato proxy).
 //
 // The sending side is XdrWriter (codec/xdr_writer.h), which reserves the marks in its buffers.
 //
@@ -22,6 +25,7 @@
 #include <span>
 #include <vector>
 
+#include "codec/buffer_piece.h"
 #include "codec/xdr_error.h"
 
 namespace ringrpc::xdr {
@@ -30,6 +34,10 @@ struct RecordOptions {
   // Records longer than this are refused. The default fits any message of the engine's default
   // limits with room; raise it for bulk transfers.
   size_t max_record = 4u << 20;
+  // With an owner passed to next(): a fragment of at least this many bytes that does not lie
+  // whole in one chunk is gathered as pieces of the receive buffers instead of copied (0:
+  // never). Smaller ones are copied: pinning a 64 KiB buffer costs more than copying a few KiB.
+  size_t reference_from = 32 * 1024;
 };
 
 struct Record {
@@ -38,6 +46,10 @@ struct Record {
   // it points into the reader's storage and is valid until the next call to next() or take().
   bool borrowed = false;
   uint32_t fragments = 0;
+  // Not empty: the record was gathered by reference (RecordOptions::reference_from), its bytes
+  // are these pieces in order, and `data` is empty. Valid, and the buffers held, until the next
+  // call to next(); a caller keeps a buffer past that by copying its piece's `owner`.
+  std::span<BufferPiece> pieces;
 };
 
 class RecordReader {
@@ -52,15 +64,20 @@ class RecordReader {
   // `out` set, `in` holds the bytes after it), `in` is exhausted (kNeedMore), or the stream is
   // invalid (kError; error() says why). After an error the stream cannot be resynchronised:
   // every later call returns kError, and the connection should be closed.
-  Status next(std::span<const uint8_t>& in, Record& out) noexcept;
+  //
+  // `owner`, when given, is the pooled buffer `in` lies in: a large record may then come back as
+  // pieces of the owners of the chunks it arrived in (Record::pieces). A call without an owner
+  // while a record is being gathered that way copies what was gathered and goes on copying, so
+  // a caller that runs short of buffers can stop pinning them at any chunk.
+  Status next(std::span<const uint8_t>& in, Record& out, const Buffer* owner = nullptr) noexcept;
 
   const XdrError& error() const noexcept { return err_; }
   // True while part of a record has been consumed: end of stream now means a truncated record.
   bool mid_record() const noexcept { return header_have_ != 0 || fragments_ != 0; }
   // Bytes of the current partial record held in the reader's storage.
   size_t buffered() const noexcept { return record_len_; }
-  // Moves the storage of the record just returned (borrowed == false) out of the reader, so a
-  // caller can keep the record past the next call; the reader starts new storage.
+  // Moves the storage of the record just returned (borrowed == false, no pieces) out of the
+  // reader, so a caller can keep the record past the next call; the reader starts new storage.
   std::vector<uint8_t> take() noexcept;
   // Frees storage between records (for idle connections). No effect mid-record.
   void release_memory() noexcept;
@@ -69,6 +86,9 @@ class RecordReader {
 
  private:
   bool fail_too_large(uint64_t len, const uint8_t header[4]) noexcept;
+  bool fail_no_space(size_t more) noexcept;
+  bool start_pieces() noexcept;
+  bool flatten() noexcept;  // pieces -> storage_: the record goes on by copy
 
   RecordOptions options_;
   uint8_t header_[4] = {};
@@ -79,7 +99,9 @@ class RecordReader {
   uint32_t frag_left_ = 0;
   uint32_t fragments_ = 0;
   size_t record_len_ = 0;
+  bool pieced_ = false;  // the current record is gathered in pieces_, storage_ is its start
   std::vector<uint8_t> storage_;
+  std::vector<BufferPiece> pieces_;
   XdrError err_;
 };
 

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstring>
 #include <random>
 
 #include "tests/support/test_util.h"
@@ -141,6 +143,161 @@ TEST(RecordMarkingTest, TakeKeepsARecordPastTheNextCall) {
   std::vector<uint8_t> kept = rr.take();
   ASSERT_EQ(rr.next(in, rec), Status::kRecord);
   EXPECT_EQ(kept, from_hex("01020304"));
+}
+
+// Feeds `stream` as the proxy does: each chunk in a pooled receive buffer passed as its owner,
+// except where `owned` (cycling) says no. Returns the records, however each came back, and
+// counts those that came back as pieces.
+struct OwnedFeed {
+  std::vector<std::vector<uint8_t>> records;
+  size_t pieced = 0;
+  Status last = Status::kNeedMore;
+};
+OwnedFeed feed_owned(RecordReader& rr, BufferPool& pool, const std::vector<uint8_t>& stream,
+                     const std::vector<size_t>& chunks, const std::vector<bool>& owned = {true}) {
+  OwnedFeed f;
+  size_t pos = 0, ci = 0;
+  while (pos < stream.size()) {
+    const bool own = owned[ci % owned.size()];
+    const size_t n =
+        std::min({chunks[ci++ % chunks.size()], stream.size() - pos, pool.buffer_size()});
+    Buffer b = pool.acquire();
+    EXPECT_TRUE(b);
+    std::memcpy(b.data(), stream.data() + pos, n);
+    pos += n;
+    std::span<const uint8_t> in(b.data(), n);
+    Record rec;
+    while ((f.last = rr.next(in, rec, own ? &b : nullptr)) == Status::kRecord) {
+      if (rec.pieces.empty()) {
+        f.records.emplace_back(rec.data.begin(), rec.data.end());
+        continue;
+      }
+      EXPECT_TRUE(rec.data.empty());
+      ++f.pieced;
+      std::vector<uint8_t> r(total_size(rec.pieces));
+      EXPECT_TRUE(copy_front(rec.pieces, r.data(), r.size()));
+      f.records.push_back(std::move(r));
+    }
+    if (f.last == Status::kError) break;
+    EXPECT_TRUE(in.empty());
+  }
+  return f;
+}
+
+std::vector<uint8_t> pattern(size_t n, uint8_t seed) {
+  std::vector<uint8_t> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>(seed + i * 7 + (i >> 9));
+  return v;
+}
+void append_fragment(std::vector<uint8_t>& s, std::span<const uint8_t> bytes, bool last) {
+  const uint32_t h = static_cast<uint32_t>(bytes.size()) | (last ? 0x80000000u : 0);
+  for (int sh = 24; sh >= 0; sh -= 8) s.push_back(static_cast<uint8_t>(h >> sh));
+  s.insert(s.end(), bytes.begin(), bytes.end());
+}
+
+TEST(RecordMarkingTest, LargeRecordsComeBackAsPiecesOfTheirBuffers) {
+  // A small record, a 100 KB one in one fragment, one of 3 fragments (a small one, then two
+  // large), and a small one after: in any chunking, with owners, the large ones come back as
+  // pieces with exactly their bytes, the small ones as before.
+  const auto big = pattern(100000, 1), f1 = pattern(100, 2), f2 = pattern(40000, 3),
+             f3 = pattern(50000, 4), small = pattern(24, 5);
+  std::vector<uint8_t> s;
+  append_fragment(s, small, true);
+  append_fragment(s, big, true);
+  append_fragment(s, f1, false);
+  append_fragment(s, f2, false);
+  append_fragment(s, f3, true);
+  append_fragment(s, small, true);
+  std::vector<uint8_t> joined = f1;
+  joined.insert(joined.end(), f2.begin(), f2.end());
+  joined.insert(joined.end(), f3.begin(), f3.end());
+  const std::vector<std::vector<uint8_t>> want = {small, big, joined, small};
+
+  BufferPool pool(BufferPool::Options{65536, 4, 0});
+  std::mt19937 rng(7);
+  for (int i = 0; i < 200; ++i) {
+    std::vector<size_t> chunks(6);
+    for (auto& c : chunks) c = i < 100 ? 1 + rng() % 65536 : 1 + rng() % 3000;
+    RecordReader rr;
+    OwnedFeed f = feed_owned(rr, pool, s, chunks);
+    EXPECT_EQ(f.last, Status::kNeedMore);
+    EXPECT_EQ(f.records, want) << "chunking " << i;
+    EXPECT_LE(f.pieced, 2u);
+    // One more call (as a reader's loop makes after a record) lets go of the last buffers.
+    std::span<const uint8_t> none;
+    Record rec;
+    EXPECT_EQ(rr.next(none, rec), Status::kNeedMore);
+    EXPECT_EQ(pool.buffers_in_use(), 0u);
+  }
+  // Chunks smaller than the large records: those two always come back as pieces; unless the
+  // chunks are slivers of under half reference_from (a peer trickling bytes), whose buffers are
+  // not worth pinning.
+  RecordReader rr;
+  EXPECT_EQ(feed_owned(rr, pool, s, {30000}).pieced, 2u);
+  RecordReader trickled;
+  OwnedFeed f = feed_owned(trickled, pool, s, {3000});
+  EXPECT_EQ(f.pieced, 0u);
+  EXPECT_EQ(f.records, want);
+  // Without owners, nothing changes.
+  RecordReader plain;
+  EXPECT_EQ(feed(plain, s, {30000}), want);
+}
+
+TEST(RecordMarkingTest, AMissingOwnerMidRecordSwitchesBackToCopying) {
+  // The proxy stops passing owners when its receive buffers run short: whatever chunks come
+  // with or without one, the records are the same, and buffers are not held once copied.
+  const auto big = pattern(300000, 9);
+  std::vector<uint8_t> s;
+  append_fragment(s, std::span<const uint8_t>(big).first(1000), false);
+  append_fragment(s, std::span<const uint8_t>(big).subspan(1000), true);
+  append_fragment(s, big, true);
+  BufferPool pool(BufferPool::Options{65536, 4, 0});
+  std::mt19937 rng(3);
+  size_t pieced = 0;
+  for (int i = 0; i < 100; ++i) {
+    std::vector<size_t> chunks(5);
+    for (auto& c : chunks) c = 1000 + rng() % 64536;
+    std::vector<bool> owned(7);
+    for (size_t j = 0; j < owned.size(); ++j) owned[j] = (rng() % 3) != 0;
+    RecordReader rr;
+    OwnedFeed f = feed_owned(rr, pool, s, chunks, owned);
+    EXPECT_EQ(f.records, (std::vector<std::vector<uint8_t>>{big, big})) << "run " << i;
+    pieced += f.pieced;
+  }
+  EXPECT_GT(pieced, 0u);  // some runs had owners for every chunk of a record
+}
+
+TEST(RecordMarkingTest, PiecesKeepTheirBuffersAlive) {
+  const auto big = pattern(70000, 11);
+  std::vector<uint8_t> s;
+  append_fragment(s, big, true);
+  BufferPool pool(BufferPool::Options{65536, 4, 0});
+  std::vector<BufferPiece> kept;
+  {
+    RecordReader rr;
+    for (size_t pos = 0; pos < s.size();) {
+      const size_t n = std::min<size_t>(40000, s.size() - pos);
+      Buffer b = pool.acquire();
+      std::memcpy(b.data(), s.data() + pos, n);
+      pos += n;
+      std::span<const uint8_t> in(b.data(), n);
+      Record rec;
+      if (rr.next(in, rec, &b) == Status::kRecord)
+        kept.assign(rec.pieces.begin(), rec.pieces.end());
+    }
+    ASSERT_EQ(kept.size(), 2u);
+  }
+  // The reader and the chunks' own handles are gone; the copies of the owners hold the bytes.
+  EXPECT_EQ(pool.buffers_in_use(), 2u);
+  std::vector<uint8_t> r(total_size(kept));
+  ASSERT_TRUE(copy_front(kept, r.data(), r.size()));
+  EXPECT_EQ(r, big);
+  std::span<BufferPiece> tail(kept);
+  drop_front(tail, 39996);  // the first chunk's bytes after the mark
+  ASSERT_EQ(tail.size(), 1u);
+  EXPECT_EQ(tail.front().bytes.size(), 70000u - 39996u);
+  kept.clear();
+  EXPECT_EQ(pool.buffers_in_use(), 0u);
 }
 
 TEST(RecordMarkingTest, ReassemblesLibtirpcXdrrecStreams) {
