@@ -99,6 +99,7 @@ bool has_msg_id(MsgType t) noexcept {
 }
 
 bool encode(const Message& m, std::vector<uint8_t>& out) {
+  if (!m.payload_pieces.empty()) return false;  // its body is not all in `body`
   std::vector<uint8_t> b;
   put_be32(b, m.header.id);
   put_be32(b, m.header.service_id);
@@ -134,6 +135,8 @@ void MessageReader::reset() {
   pending_tag_ = 0;
   first_item_ = true;
   event_tag_due_ = false;
+  piece_string_ = false;
+  pieces_len_ = 0;
   offset_ = 0;
   error_.clear();
 }
@@ -164,6 +167,10 @@ void MessageReader::hand_over(Message& out) {
   out.service_code = 0;
   out.msg_id = msg_.msg_id;
   out.body.swap(msg_.body);
+  out.payload_pieces.swap(msg_.payload_pieces);
+  msg_.payload_pieces.clear();  // whatever `out` held before: its buffers are not ours to keep
+  piece_string_ = false;
+  pieces_len_ = 0;
 }
 
 void MessageReader::clear_message() {
@@ -174,6 +181,18 @@ void MessageReader::clear_message() {
   msg_.service_code = 0;
   msg_.msg_id = 0;
   msg_.body.clear();
+  msg_.payload_pieces.clear();
+  piece_string_ = false;
+  pieces_len_ = 0;
+}
+
+void MessageReader::flatten() {
+  for (const BufferPiece& p : msg_.payload_pieces) {
+    msg_.body.insert(msg_.body.end(), p.bytes.begin(), p.bytes.end());
+  }
+  msg_.payload_pieces.clear();
+  piece_string_ = false;
+  pieces_len_ = 0;
 }
 
 // The data path's message, whole in one chunk: a request or response whose body is exactly 9F,
@@ -305,6 +324,12 @@ bool MessageReader::on_item(uint8_t initial, uint64_t arg) {
         return false;
       }
       string_left_ = arg;
+      // The data path's shape (9F, this string, FF) so far, and a string worth gathering by
+      // reference: the first element of a request's or response's outer array.
+      piece_string_ = major == 2 && limits_.reference_from != 0 && arg >= limits_.reference_from &&
+                      (msg_.header.type == MsgType::kClientRequest ||
+                       msg_.header.type == MsgType::kServerResponse) &&
+                      levels_.size() == 1 && msg_.body.size() == 2 + arg_bytes_;
       if (string_left_ == 0) {
         item_done();
       } else {
@@ -371,7 +396,13 @@ bool MessageReader::on_item(uint8_t initial, uint64_t arg) {
   return false;
 }
 
-MessageReader::Status MessageReader::next(std::span<const uint8_t>& in, Message& out) {
+MessageReader::Status MessageReader::next(std::span<const uint8_t>& in, Message& out,
+                                          const Buffer* owner) {
+  // Pieces only of bytes that really lie in the owner: anything else is copied.
+  if (owner != nullptr && (!*owner || in.data() < owner->data() ||
+                           in.data() + in.size() > owner->data() + owner->capacity())) {
+    owner = nullptr;
+  }
   while (true) {
     switch (stage_) {
       case Stage::kDone:
@@ -432,6 +463,9 @@ MessageReader::Status MessageReader::next(std::span<const uint8_t>& in, Message&
         initial_ = in[0];
         in = in.subspan(1);
         ++offset_;
+        // Anything but the closing break after a string taken in pieces: not the data path's
+        // shape after all, so the body is made whole again.
+        if (!msg_.payload_pieces.empty() && initial_ != 0xFF) flatten();
         msg_.body.push_back(initial_);
         const uint8_t ai = initial_ & 31;
         arg_bytes_ = ai == 24 ? 1 : ai == 25 ? 2 : ai == 26 ? 4 : ai == 27 ? 8 : 0;
@@ -459,7 +493,19 @@ MessageReader::Status MessageReader::next(std::span<const uint8_t>& in, Message&
       case Stage::kString: {
         if (in.empty()) return Status::kNeedMore;
         const size_t n = static_cast<size_t>(std::min<uint64_t>(string_left_, in.size()));
-        msg_.body.insert(msg_.body.end(), in.begin(), in.begin() + static_cast<ptrdiff_t>(n));
+        // No owner, or a chunk holding only a sliver of the string's middle (a peer trickling
+        // bytes would have us pin a whole buffer for each): the string goes on by copy.
+        if (piece_string_ &&
+            (owner == nullptr || (!msg_.payload_pieces.empty() && n < string_left_ &&
+                                  n < limits_.reference_from / 2))) {
+          flatten();
+        }
+        if (piece_string_) {
+          msg_.payload_pieces.push_back({in.first(n), *owner});
+          pieces_len_ += n;
+        } else {
+          msg_.body.insert(msg_.body.end(), in.begin(), in.begin() + static_cast<ptrdiff_t>(n));
+        }
         in = in.subspan(n);
         offset_ += n;
         string_left_ -= n;
@@ -471,7 +517,7 @@ MessageReader::Status MessageReader::next(std::span<const uint8_t>& in, Message&
       }
     }
     if (stage_ == Stage::kItemHead || stage_ == Stage::kItemArg || stage_ == Stage::kString) {
-      if (msg_.body.size() > limits_.max_body) {
+      if (msg_.body.size() + pieces_len_ > limits_.max_body) {
         return fail("a body longer than " + std::to_string(limits_.max_body) + " bytes");
       }
       if (stage_ == Stage::kItemHead && !first_item_ && levels_.empty()) {

@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "codec/buffer_piece.h"
 #include "codec/buffer_pool.h"
 
 namespace ringrpc::legato {
@@ -77,6 +78,11 @@ struct Message {
   int32_t service_code = 0;
   uint32_t msg_id = 0;        // types 4, 5, 8: the Legato IPC message id
   std::vector<uint8_t> body;  // types 4, 5, 8, 9: the CBOR array, 0x9F ... 0xFF, as received
+  // Not empty only for a request or response read with owners (MessageReader::next) whose body
+  // is 9F, one definite byte string of at least ReaderLimits::reference_from bytes, FF (how ONC
+  // RPC rides): that string's bytes as pieces of the receive buffers they arrived in, and `body`
+  // holds the rest (9F, the string's head, FF) without them. encode() refuses such a message.
+  std::vector<BufferPiece> payload_pieces;
 };
 
 // A request or response (types 4, 5) whose body is exactly one definite byte string, the shape
@@ -102,6 +108,10 @@ bool encode(const Message& m, std::vector<uint8_t>& out);
 struct ReaderLimits {
   size_t max_body = 1u << 20;  // CBOR bytes of one streamed body
   size_t max_depth = 32;       // nesting of arrays inside the body
+  // With owners (next()), a data message's one byte string of this many bytes or more is
+  // gathered as pieces of the receive buffers (Message::payload_pieces) instead of copied (0:
+  // never). Smaller ones are copied: pinning a 64 KiB buffer costs more than a few KiB of copy.
+  size_t reference_from = 32 * 1024;
 };
 
 // Splits a link's byte stream into messages.
@@ -113,8 +123,11 @@ class MessageReader {
 
   // Consumes bytes from the front of `in` until one message is complete (kMessage: `out` holds
   // it, `in` starts after it), `in` is used up (kNeedMore), or the stream is broken (kError,
-  // for good: error() says what and where).
-  Status next(std::span<const uint8_t>& in, Message& out);
+  // for good: error() says what and where). `owner`, when given, is the pooled buffer `in` lies
+  // in: a large payload may then come back as pieces (Message::payload_pieces), which `out`
+  // holds (and with them the buffers) until the caller clears them or the next message. A call
+  // without an owner copies what was gathered so far and goes on copying.
+  Status next(std::span<const uint8_t>& in, Message& out, const Buffer* owner = nullptr);
   // The data path's shortcut: between messages, a WrappedMessage whole at the front of `in` is
   // taken in place, without a copy (true: `in` starts after it). False, with nothing consumed,
   // for anything else (another type or shape, a message split across chunks, a reader inside a
@@ -140,6 +153,7 @@ class MessageReader {
   // Handles a complete CBOR item head (initial byte + argument); false on a format error.
   bool on_item(uint8_t initial, uint64_t arg);
   void item_done();  // one data item finished: count it in its container
+  void flatten();    // payload pieces -> body: the message goes on by copy
   bool take(std::span<const uint8_t>& in, size_t want);  // fills buf_ up to `want` bytes
 
   ReaderLimits limits_;
@@ -153,6 +167,8 @@ class MessageReader {
   int pending_tag_ = 0;     // 0, or what the item after a tag must be: 1 uint32, 2 uint16, 3 any
   bool first_item_ = true;  // the body's array has not yet started
   bool event_tag_due_ = false;  // an event's first element must be tag 2006/2007
+  bool piece_string_ = false;   // the byte string being read goes to msg_.payload_pieces
+  size_t pieces_len_ = 0;       // bytes in msg_.payload_pieces
   uint64_t offset_ = 0;
   std::string error_;
 };

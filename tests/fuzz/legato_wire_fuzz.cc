@@ -4,10 +4,15 @@
 // NUL, nothing else) and reads back as itself; no body exceeds the limit. Bodies (and the raw
 // input itself) go through oncrpc.h's unwrap: what it finds lies inside the body and wraps back
 // to a body that unwraps to the same bytes. Reading with the data path's in-place shortcut first
-// (MessageReader::next_wrapped, as a Link does) gives the same messages and the same failure.
+// (MessageReader::next_wrapped, as a Link does) gives the same messages and the same failure,
+// and so does reading with owners (chunks in pooled buffers, payloads from a few bytes up
+// gathered as pieces, owners withheld now and then), once each body is made whole again.
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <vector>
+
+#include "codec/buffer_pool.h"
 
 #include "engine/legato/oncrpc.h"
 #include "engine/legato/wire.h"
@@ -35,14 +40,21 @@ struct Outcome {
 };
 
 // `wrapped`: read as a Link does, the in-place shortcut (next_wrapped) before the long way.
-Outcome run(std::span<const uint8_t> stream, size_t step, bool wrapped = false) {
+// `owners`: each chunk copied into a pooled buffer passed as its owner (1: always, 2: every
+// other chunk), with payloads of 4 bytes or more gathered as pieces.
+Outcome run(std::span<const uint8_t> stream, size_t step, bool wrapped = false, int owners = 0) {
   Outcome o;
-  MessageReader r(ReaderLimits{4096, 16});
-  size_t pos = 0;
+  MessageReader r(ReaderLimits{4096, 16, owners != 0 ? 4u : 0u});
+  ringrpc::BufferPool pool(ringrpc::BufferPool::Options{(stream.size() / 64 + 1) * 64, 4, 0});
+  size_t pos = 0, chunks = 0;
   while (pos < stream.size() && !o.failed) {
     const size_t n = std::min(step == 0 ? stream.size() : step, stream.size() - pos);
-    std::span<const uint8_t> in = stream.subspan(pos, n);
+    ringrpc::Buffer b = pool.acquire();
+    FUZZ_CHECK(b);
+    std::memcpy(b.data(), stream.data() + pos, n);
+    std::span<const uint8_t> in(b.data(), n);
     pos += n;
+    const bool own = owners == 1 || (owners == 2 && chunks++ % 2 == 0);
     Message m;
     MessageReader::Status st;
     auto next = [&] {
@@ -57,9 +69,16 @@ Outcome run(std::span<const uint8_t> stream, size_t step, bool wrapped = false) 
         m.body.assign(w.body.begin(), w.body.end());
         return MessageReader::Status::kMessage;
       }
-      return r.next(in, m);
+      return r.next(in, m, own ? &b : nullptr);
     };
     while ((st = next()) == MessageReader::Status::kMessage) {
+      if (!m.payload_pieces.empty()) {
+        FUZZ_CHECK(owners != 0 && m.body.size() >= 3 && m.body.back() == 0xFF);
+        std::vector<uint8_t> bytes(ringrpc::total_size(m.payload_pieces));
+        FUZZ_CHECK(ringrpc::copy_front(m.payload_pieces, bytes.data(), bytes.size()));
+        m.body.insert(m.body.end() - 1, bytes.begin(), bytes.end());
+        m.payload_pieces.clear();
+      }
       FUZZ_CHECK(m.body.size() <= 4096);
       check_unwrap(m.body);
       std::vector<uint8_t> bytes;
@@ -90,5 +109,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(run(stream, 7) == whole);
   FUZZ_CHECK(run(stream, 0, true) == whole);
   FUZZ_CHECK(run(stream, 7, true) == whole);
+  FUZZ_CHECK(run(stream, 3, true, 1) == whole);
+  FUZZ_CHECK(run(stream, 5, false, 2) == whole);
   return 0;
 }
