@@ -273,7 +273,11 @@ void Link::on_data(Stream& s, std::span<const uint8_t> data, const Buffer& owner
       continue;
     }
     Message& m = rx_;  // reused: the reader swaps buffers with it, so no allocation per message
-    const MessageReader::Status st = reader_.next(data, m);
+    // With the owner, a large payload comes as pieces of the receive buffers, forwarded without a
+    // copy; not when half the loop's receive buffers are taken already (pieces pin them until
+    // sent, and the loop must keep some to read with).
+    const bool pin = loop_.recv_pool().buffers_in_use() < loop_.options().max_recv_buffers / 2;
+    const MessageReader::Status st = reader_.next(data, m, pin ? &owner : nullptr);
     if (st == MessageReader::Status::kNeedMore) return;
     if (st == MessageReader::Status::kError) {
       down(reader_.error());
@@ -298,7 +302,9 @@ void Link::on_data(Stream& s, std::span<const uint8_t> data, const Buffer& owner
       continue;
     }
     std::string why;
-    if (!handler_.on_message(m, &why)) {
+    const bool ok = handler_.on_message(m, &why);
+    m.payload_pieces.clear();  // the buffers are the handler's to keep now, or free
+    if (!ok) {
       down(why);
       return;
     }
@@ -316,12 +322,14 @@ bool Link::send(const Message& m) {
 }
 
 bool Link::send_wrapped(const Header& h, uint32_t msg_id, std::span<const uint8_t> head,
-                        std::span<const uint8_t> tail, const Buffer* owner) {
+                        const Payload& payload) {
   if (state_ != LinkState::kUp || stream_ == nullptr || stream_->closing()) return false;
   if (!has_msg_id(h.type)) return false;
+  const std::span<const uint8_t> tail = payload.bytes;  // when not in pieces
+  const Buffer* owner = payload.owner;
   // 9-byte header, msgId, 0x9F, the byte string's head (0x40 | length, shortest form), the bytes,
   // 0xFF: the layout wire.cc's encode() produces for the same message.
-  const size_t len = head.size() + tail.size();
+  const size_t len = head.size() + payload.size();
   const size_t string_head = len < 24 ? 1 : len <= 0xFF ? 2 : len <= 0xFFFF ? 3 : 5;
   const size_t prefix = kHeaderSize + 4 + 1 + string_head;
   uint8_t pre[kHeaderSize + 4 + 1 + 5];
@@ -346,7 +354,14 @@ bool Link::send_wrapped(const Header& h, uint32_t msg_id, std::span<const uint8_
       xdr::store_be32(p + 1, static_cast<uint32_t>(len));
     }
   };
-  if (batch_.can_reference(tail, owner)) {
+  static constexpr uint8_t kBreak[1] = {0xFF};
+  if (!payload.pieces.empty()) {
+    write_prefix(pre);
+    if (!batch_.append({pre, prefix}, head) || !batch_.append_payload(payload) ||
+        !batch_.append(kBreak)) {
+      return false;
+    }
+  } else if (batch_.can_reference(tail, owner)) {
     uint8_t* p = batch_.reserve(prefix + head.size());
     if (p == nullptr) {
       write_prefix(pre);
@@ -356,7 +371,6 @@ bool Link::send_wrapped(const Header& h, uint32_t msg_id, std::span<const uint8_
       p += prefix;
       OutBatch::copy(p, head);
     }
-    static constexpr uint8_t kBreak[1] = {0xFF};
     if (!batch_.append_ref(tail, *owner) || !batch_.append(kBreak)) return false;
   } else if (uint8_t* p = batch_.reserve(prefix + len + 1)) {
     write_prefix(p);
@@ -365,7 +379,6 @@ bool Link::send_wrapped(const Header& h, uint32_t msg_id, std::span<const uint8_
     OutBatch::copy(p, tail);
     *p = 0xFF;
   } else {
-    static constexpr uint8_t kBreak[1] = {0xFF};
     write_prefix(pre);
     if (!batch_.append({pre, prefix}, head, tail, kBreak)) return false;
   }

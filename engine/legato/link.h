@@ -111,10 +111,10 @@ class Link final : public transport::AcceptHandler {
   bool send(const Message& m);
   // The data path's send, without an intermediate Message: a type 4, 5 or 8 message whose body
   // is one CBOR byte string holding `head` then `tail` (oncrpc.h: an RPC message, its first
-  // bytes rewritten by the caller). False when the link is not UP. A large `tail` inside
-  // `owner` (a receive buffer) is referenced, not copied (OutBatch::append_ref).
+  // bytes rewritten by the caller). False when the link is not UP. A large `tail` in receive
+  // buffers (its owner or its pieces) is referenced, not copied (OutBatch::append_payload).
   bool send_wrapped(const Header& h, uint32_t msg_id, std::span<const uint8_t> head,
-                    std::span<const uint8_t> tail, const Buffer* owner = nullptr);
+                    const Payload& tail = {});
   // Legato's GlobalMsgId: one counter per proxy, pre-incremented from 1, so the first is 2.
   uint32_t next_id() noexcept { return ++ids_; }
 

@@ -13,11 +13,40 @@
 #include <optional>
 #include <span>
 
+#include "codec/buffer_piece.h"
 #include "codec/byteswap.h"
 #include "codec/xdr_writer.h"
 #include "transport/event_loop.h"
 
 namespace ringrpc::legato {
+
+// Bytes to forward, as the reader left them: one span (in the receive buffer `owner`, when there
+// is one), or, for a large message that arrived in several receive buffers, pieces of them
+// (codec/buffer_piece.h). Valid while the reader's message or record is.
+struct Payload {
+  Payload() = default;
+  Payload(std::span<const uint8_t> b, const Buffer* o = nullptr) noexcept : bytes(b), owner(o) {}
+  explicit Payload(std::span<BufferPiece> p) noexcept : pieces(p) {}
+
+  std::span<const uint8_t> bytes;
+  const Buffer* owner = nullptr;
+  std::span<BufferPiece> pieces;  // not empty: the bytes are these, and `bytes` is unused
+
+  size_t size() const noexcept { return pieces.empty() ? bytes.size() : total_size(pieces); }
+  void drop_front(size_t n) noexcept {
+    if (pieces.empty()) {
+      bytes = bytes.subspan(n);
+    } else {
+      ringrpc::drop_front(pieces, n);
+    }
+  }
+  // The first `n` bytes (n <= size()), in place when they lie together, else copied to `copy`.
+  const uint8_t* front(uint8_t* copy, size_t n) const noexcept {
+    if (pieces.empty()) return bytes.data();
+    copy_front(pieces, copy, n);
+    return copy;
+  }
+};
 
 class OutBatch final : public transport::Deferred {
  public:
@@ -77,10 +106,31 @@ class OutBatch final : public transport::Deferred {
   // stream, or they would not be contiguous (then append() them).
   uint8_t* reserve(size_t n) { return open() ? w_->reserve(n) : nullptr; }
 
+  // The bytes of `p`: a large span inside its owner, and large pieces, by reference.
+  bool append_payload(const Payload& p) {
+    if (p.pieces.empty())
+      return can_reference(p.bytes, p.owner) ? append_ref(p.bytes, *p.owner) : append(p.bytes);
+    for (const BufferPiece& piece : p.pieces) {
+      const bool ok = can_reference(piece.bytes, &piece.owner)
+                          ? append_ref(piece.bytes, piece.owner)
+                          : append(piece.bytes);
+      if (!ok) return false;
+    }
+    return true;
+  }
+
   // One RPC record (RFC 5531 11) of `head` then `tail`, in a single last fragment; a large tail
-  // inside `owner` by reference.
-  bool append_record(std::span<const uint8_t> head, std::span<const uint8_t> tail = {},
-                     const Buffer* owner = nullptr) {
+  // by reference.
+  bool append_record(std::span<const uint8_t> head, const Payload& tail = {}) {
+    if (!tail.pieces.empty()) {
+      uint8_t mark[4];
+      xdr::store_be32(mark, static_cast<uint32_t>(0x80000000u | (head.size() + tail.size())));
+      return append(mark, head) && append_payload(tail);
+    }
+    return append_record(head, tail.bytes, tail.owner);
+  }
+  bool append_record(std::span<const uint8_t> head, std::span<const uint8_t> tail,
+                     const Buffer* owner) {
     const size_t n = head.size() + tail.size();
     if (can_reference(tail, owner)) {
       uint8_t mark[4];

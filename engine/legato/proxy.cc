@@ -82,20 +82,24 @@ std::string json_str(std::string_view s) {
   return out + "\"";
 }
 
-// Hands every whole record in `data` to `fn` while the stream is open; false (the stream closed)
-// when the record marking is broken, which nothing can resynchronise.
+// Hands every whole record in `data` (which lies in `owner`) to `fn` while the stream is open;
+// false (the stream closed) when the record marking is broken, which nothing can resynchronise.
+// A large record that spans receive buffers comes as pieces of them, forwarded without a copy;
+// not while half the loop's receive buffers are taken already (pieces pin them until sent, and
+// the loop must keep some to read with, or the peers that drain our sends may wait on us).
 template <class F>
-bool read_records(xdr::RecordReader& reader, transport::Stream& s, std::span<const uint8_t> data,
-                  F&& fn) {
+bool read_records(xdr::RecordReader& reader, transport::EventLoop& loop, transport::Stream& s,
+                  std::span<const uint8_t> data, const Buffer& owner, F&& fn) {
+  const bool pin = loop.recv_pool().buffers_in_use() < loop.options().max_recv_buffers / 2;
   while (!s.closing()) {
     xdr::Record r;
-    auto st = reader.next(data, r);
+    auto st = reader.next(data, r, pin ? &owner : nullptr);
     if (st == xdr::RecordReader::Status::kNeedMore) return true;
     if (st == xdr::RecordReader::Status::kError) {
       s.close();
       return false;
     }
-    fn(r.data);
+    fn(r.pieces.empty() ? Payload(r.data, &owner) : Payload(r.pieces));
   }
   return true;
 }
@@ -114,13 +118,20 @@ bool socket_answers(const std::string& path) {
 }
 
 // The RPC message a request or response carries (oncrpc.h): found by the reader already on the
-// data path, else parsed from the body.
-bool rpc_message(const DataMessage& m, std::span<const uint8_t>& msg) {
+// data path (in place, or in pieces when large), else parsed from the body.
+bool rpc_message(const DataMessage& m, Payload& msg) {
   if (m.payload) {
-    msg = *m.payload;
+    msg = Payload(*m.payload, m.owner);
     return true;
   }
-  return unwrap_rpc_message(m.body, msg);
+  if (!m.pieces.empty()) {
+    msg = Payload(m.pieces);  // the reader takes pieces only in the shape unwrap accepts
+    return true;
+  }
+  std::span<const uint8_t> flat;
+  if (!unwrap_rpc_message(m.body, flat)) return false;
+  msg = Payload(flat);
+  return true;
 }
 
 // For what a peer can make happen at will: the first ten, then at each power of two, so that a
@@ -259,9 +270,8 @@ struct Proxy::LocalConn final : transport::StreamHandler {
   LocalConn(Proxy& p, LocalService& s, size_t max_record)
       : proxy(p), svc(s), reader(xdr::RecordOptions{max_record}), out(p.loop_) {}
   void on_data(transport::Stream& s, std::span<const uint8_t> data, const Buffer& owner) override {
-    if (!read_records(reader, s, data, [&](std::span<const uint8_t> r) {
-          proxy.local_call(svc, id, nullptr, r, &owner);
-        })) {
+    if (!read_records(reader, proxy.loop_, s, data, owner,
+                      [&](Payload r) { proxy.local_call(svc, id, nullptr, r); })) {
       ++svc.stats.errors;
       proxy.log(svc.ext.alias + ": a local client sent a broken record stream (" +
                 reader.error().to_string() + "); its connection is closed");
@@ -340,8 +350,8 @@ struct Proxy::RemoteServer final : transport::StreamHandler, transport::Timer {
   }
   const char* transport_name() const { return shm ? "shm" : address.is_unix() ? "unix" : "tcp"; }
   void on_data(transport::Stream& s, std::span<const uint8_t> data, const Buffer& owner) override {
-    if (!read_records(reader, s, data,
-                      [&](std::span<const uint8_t> r) { proxy.remote_reply(*this, r, &owner); }))
+    if (!read_records(reader, proxy.loop_, s, data, owner,
+                      [&](Payload r) { proxy.remote_reply(*this, r); }))
       last_error = "the server sent a broken record stream (" + reader.error().to_string() + ")";
   }
   void on_closed(transport::Stream&, int err) override {
@@ -428,9 +438,10 @@ struct Proxy::SystemEntry final : ServicesHandler {
     ++unmatched;
     if (m.header.type == MsgType::kClientRequest) {
       // Legato tears the link down here; one wrong service id need not cost every binding.
-      std::span<const uint8_t> msg;
+      Payload msg;
+      uint8_t xid[4];
       if (rpc_message(m, msg) && msg.size() >= 4) {
-        proxy.answer_peer(*this, m, be32(msg.data()), kProgUnavail);
+        proxy.answer_peer(*this, m, be32(msg.front(xid, 4)), kProgUnavail);
       }
       if (worth_logging(unmatched)) {
         proxy.log(name + " sent a request for service id " + std::to_string(m.header.service_id) +
@@ -922,9 +933,9 @@ void Proxy::remove_conn(uint64_t id) noexcept {
 }
 
 void Proxy::reply_local(LocalService& svc, uint64_t conn, const transport::SockAddr* from,
-                        std::span<const uint8_t> msg, const Buffer* owner) {
+                        const Payload& msg) {
   if (conn != 0) {
-    if (LocalConn* c = find_conn(conn)) c->out.append_record({}, msg, owner);
+    if (LocalConn* c = find_conn(conn)) c->out.append_record({}, msg);
     return;
   }
   if (from == nullptr || svc.udp == nullptr) return;
@@ -933,27 +944,37 @@ void Proxy::reply_local(LocalService& svc, uint64_t conn, const transport::SockA
   raw.record_mark = false;
   {
     xdr::XdrWriter w(loop_.send_pool(), out, raw);
-    if (!w.put_bytes(msg.data(), msg.size()) || !w.finish()) return;
+    bool ok = true;
+    if (msg.pieces.empty()) {
+      ok = w.put_bytes(msg.bytes.data(), msg.bytes.size());
+    } else {
+      for (const BufferPiece& p : msg.pieces)
+        ok = ok && w.put_bytes(p.bytes.data(), p.bytes.size());
+    }
+    if (!ok || !w.finish()) return;
   }
   // A datagram the kernel refuses is lost, as any UDP reply may be; the client retransmits.
   (void)svc.udp->send_to(out, *from);
 }
 
 void Proxy::local_call(LocalService& svc, uint64_t conn, const transport::SockAddr* from,
-                       std::span<const uint8_t> rec, const Buffer* owner) {
-  if (rec.size() < 24 || be32(rec.data() + 4) != kCall) {
+                       Payload rec) {
+  const size_t size = rec.size();
+  uint8_t copy[24];
+  const uint8_t* f = size >= 24 ? rec.front(copy, 24) : nullptr;  // the call header's start
+  if (f == nullptr || be32(f + 4) != kCall) {
     // What libtirpc's server does with a record that is no call: nothing.
     ++svc.stats.errors;
     return;
   }
-  const uint32_t xid = be32(rec.data());
+  const uint32_t xid = be32(f);
   auto reply = [&](const ErrorReply& r) {
     ++svc.stats.errors;
     reply_local(svc, conn, from, r.span());
   };
-  if (be32(rec.data() + 8) != 2) return reply(ErrorReply::rpc_mismatch(xid));
-  if (be32(rec.data() + 12) != svc.ext.local_program) return reply(ErrorReply(xid, kProgUnavail));
-  if (be32(rec.data() + 16) != svc.ext.local_version) {
+  if (be32(f + 8) != 2) return reply(ErrorReply::rpc_mismatch(xid));
+  if (be32(f + 12) != svc.ext.local_program) return reply(ErrorReply(xid, kProgUnavail));
+  if (be32(f + 16) != svc.ext.local_version) {
     return reply(ErrorReply(xid, kProgMismatch, svc.ext.local_version, svc.ext.local_version));
   }
   if (svc.sys == nullptr || !svc.sys->services) return reply(ErrorReply(xid, kProgUnavail));
@@ -963,19 +984,20 @@ void Proxy::local_call(LocalService& svc, uint64_t conn, const transport::SockAd
     return reply(ErrorReply(xid, kProgUnavail));
   if (s.pending.size() >= options_.max_pending) return reply(ErrorReply(xid, kSystemErr));
   uint8_t head[20];
-  std::memcpy(head, rec.data(), sizeof head);
+  std::memcpy(head, f, sizeof head);
   put_be32(head + 12, svc.ext.program);
   put_be32(head + 16, svc.ext.version);
+  const uint32_t proc = be32(f + 20);
+  rec.drop_front(sizeof head);
   Link& link = s.services->link();
   const uint32_t id = link.next_id();
-  if (!link.send_wrapped({id, w->service_id, MsgType::kClientRequest}, be32(rec.data() + 20), head,
-                         rec.subspan(sizeof head), owner)) {
+  if (!link.send_wrapped({id, w->service_id, MsgType::kClientRequest}, proc, head, rec)) {
     return reply(ErrorReply(xid, kSystemErr));
   }
   PendingLocal p{conn, &svc, xid, w->service_id, loop_.now(), nullptr};
   if (from != nullptr) p.from = std::make_unique<transport::SockAddr>(*from);
   s.pending.put(id, std::move(p));
-  svc.stats.bytes_out += rec.size();
+  svc.stats.bytes_out += size;
 }
 
 void Proxy::hold_if_link_congested(LocalConn& c) {
@@ -1006,9 +1028,10 @@ void Proxy::deliver_response(SystemEntry& s, const DataMessage& m, Want& w) {
   PendingLocal p = std::move(*found);
   s.pending.erase(m.header.id);
   auto* svc = static_cast<LocalService*>(p.svc);
-  std::span<const uint8_t> msg;
-  if (!rpc_message(m, msg) || msg.size() < 12 || be32(msg.data()) != p.xid ||
-      be32(msg.data() + 4) != kReply) {
+  Payload msg;
+  uint8_t copy[12];
+  const uint8_t* f = rpc_message(m, msg) && msg.size() >= 12 ? msg.front(copy, 12) : nullptr;
+  if (f == nullptr || be32(f) != p.xid || be32(f + 4) != kReply) {
     ++s.malformed;
     ++svc->stats.errors;
     if (worth_logging(s.malformed)) {
@@ -1022,7 +1045,7 @@ void Proxy::deliver_response(SystemEntry& s, const DataMessage& m, Want& w) {
   ++svc->stats.calls;
   svc->stats.bytes_in += msg.size();
   svc->stats.latency.record(micros_since(loop_.now(), p.start));
-  reply_local(*svc, p.conn, p.from.get(), msg, m.owner);
+  reply_local(*svc, p.conn, p.from.get(), msg);
 }
 
 void Proxy::fail_pending(SystemEntry& s, LocalService* only, uint32_t astat,
@@ -1048,8 +1071,12 @@ void Proxy::answer_peer(SystemEntry& s, const DataMessage& m, uint32_t xid, uint
 
 bool Proxy::remote_call(SystemEntry& s, const DataMessage& m, Offer& o) {
   auto* r = static_cast<RemoteServer*>(o.user);
-  std::span<const uint8_t> msg;
-  if (!rpc_message(m, msg) || msg.size() < 24 || be32(msg.data() + 4) != kCall) {
+  Payload msg;
+  uint8_t copy[24];
+  const bool found = rpc_message(m, msg);
+  const size_t size = found ? msg.size() : 0;
+  const uint8_t* f = found ? msg.front(copy, std::min<size_t>(size, sizeof copy)) : nullptr;
+  if (size < 24 || be32(f + 4) != kCall) {
     // The framing held, so only this call is lost: the link stays up.
     ++s.malformed;
     if (r != nullptr) ++r->stats.errors;
@@ -1058,10 +1085,10 @@ bool Proxy::remote_call(SystemEntry& s, const DataMessage& m, Offer& o) {
           " that is not an ONC RPC call (oncrpc.h): dropped (" + std::to_string(s.malformed) +
           " malformed so far)");
     }
-    if (msg.size() >= 4) answer_peer(s, m, be32(msg.data()), kSystemErr);
+    if (size >= 4) answer_peer(s, m, be32(f), kSystemErr);
     return true;
   }
-  const uint32_t xid = be32(msg.data());
+  const uint32_t xid = be32(f);
   if (r == nullptr || !r->up() || r->pending.size() >= options_.max_pending) {
     if (r != nullptr) ++r->stats.errors;
     answer_peer(s, m, xid, kSystemErr);
@@ -1071,23 +1098,27 @@ bool Proxy::remote_call(SystemEntry& s, const DataMessage& m, Offer& o) {
   while (r->pending.contains(ours)) ours = r->next_xid++;
   uint8_t head[4];
   put_be32(head, ours);
-  if (!r->out.append_record(head, msg.subspan(4), m.owner)) {
+  msg.drop_front(4);
+  if (!r->out.append_record(head, msg)) {
     ++r->stats.errors;
     answer_peer(s, m, xid, kSystemErr);
     return true;
   }
   r->pending.insert_new(ours,
                         {s.gen, m.header.id, m.header.service_id, m.msg_id, xid, loop_.now()});
-  r->stats.bytes_in += msg.size();
+  r->stats.bytes_in += size;
   return true;
 }
 
-void Proxy::remote_reply(RemoteServer& r, std::span<const uint8_t> rec, const Buffer* owner) {
-  if (rec.size() < 12 || be32(rec.data() + 4) != kReply) {
+void Proxy::remote_reply(RemoteServer& r, Payload rec) {
+  const size_t size = rec.size();
+  uint8_t copy[12];
+  const uint8_t* f = size >= 12 ? rec.front(copy, 12) : nullptr;
+  if (f == nullptr || be32(f + 4) != kReply) {
     ++r.stats.errors;
     return;
   }
-  const uint32_t ours = be32(rec.data());
+  const uint32_t ours = be32(f);
   PendingRemote* found = r.pending.find(ours);
   if (found == nullptr) return;  // a reply to a call already given up
   const PendingRemote p = *found;
@@ -1096,10 +1127,11 @@ void Proxy::remote_reply(RemoteServer& r, std::span<const uint8_t> rec, const Bu
   if (sit == by_gen_.end() || !sit->second->services) return;
   uint8_t head[4];
   put_be32(head, p.xid);
+  rec.drop_front(4);
   if (sit->second->services->link().send_wrapped({p.id, p.service_id, MsgType::kServerResponse},
-                                                 p.msg_id, head, rec.subspan(4), owner)) {
+                                                 p.msg_id, head, rec)) {
     ++r.stats.calls;
-    r.stats.bytes_out += rec.size();
+    r.stats.bytes_out += size;
     r.stats.latency.record(micros_since(loop_.now(), p.start));
   }
 }

@@ -121,13 +121,12 @@ class Proxy {
   void tick();
   void arm_tick();
 
-  // Local client -> link: a record from connection `conn`, or a datagram from `from`.
-  // `owner`: the receive buffer `record` or `msg` lies in, when there is one (large payloads
-  // are then forwarded by reference to it).
+  // Local client -> link: a record from connection `conn`, or a datagram from `from`. Large
+  // payloads in receive buffers (Payload's owner or pieces) are forwarded by reference.
   void local_call(LocalService& svc, uint64_t conn, const transport::SockAddr* from,
-                  std::span<const uint8_t> record, const Buffer* owner = nullptr);
+                  Payload record);
   void reply_local(LocalService& svc, uint64_t conn, const transport::SockAddr* from,
-                   std::span<const uint8_t> msg, const Buffer* owner = nullptr);
+                   const Payload& msg);
   // Back-pressure: a local connection is not read while its system's link is congested.
   void hold_if_link_congested(LocalConn& c);
   void release_held(SystemEntry& s);
@@ -136,7 +135,7 @@ class Proxy {
   void fail_pending(SystemEntry& s, LocalService* only, uint32_t astat, const std::string& why);
   // Link -> real server, and back.
   bool remote_call(SystemEntry& s, const DataMessage& m, Offer& o);
-  void remote_reply(RemoteServer& r, std::span<const uint8_t> record, const Buffer* owner);
+  void remote_reply(RemoteServer& r, Payload record);
   void answer_peer(SystemEntry& s, const DataMessage& m, uint32_t xid, uint32_t astat);
   void connect_remote(RemoteServer& r);
   void remote_down(RemoteServer& r, const std::string& why);

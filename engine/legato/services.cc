@@ -213,7 +213,7 @@ bool Services::on_message(Message& m, std::string* why) {
     case MsgType::kServerResponse:
     case MsgType::kServerAsyncEvent:
     case MsgType::kFileStreamMessage: {
-      DataMessage d{m.header, m.msg_id, m.body, std::nullopt, nullptr};
+      DataMessage d{m.header, m.msg_id, m.body, std::nullopt, nullptr, m.payload_pieces};
       return on_data(d, why);
     }
     case MsgType::kKeepAliveRequest:
@@ -224,7 +224,7 @@ bool Services::on_message(Message& m, std::string* why) {
 }
 
 bool Services::on_wrapped(const WrappedMessage& w, std::string* why) {
-  DataMessage d{w.header, w.msg_id, w.body, w.payload, w.owner};
+  DataMessage d{w.header, w.msg_id, w.body, w.payload, w.owner, {}};
   return on_data(d, why);
 }
 

@@ -56,6 +56,8 @@ struct DataMessage {
   // oncrpc.h): that string's bytes, found without parsing the body again.
   std::optional<std::span<const uint8_t>> payload;
   const Buffer* owner = nullptr;  // WrappedMessage::owner, when there is one
+  // Message::payload_pieces: a large payload gathered by reference; `body` then lacks its bytes.
+  std::span<BufferPiece> pieces;
 };
 
 class ServicesHandler {
