@@ -74,7 +74,7 @@ class RecordReader {
   const XdrError& error() const noexcept { return err_; }
   // True while part of a record has been consumed: end of stream now means a truncated record.
   bool mid_record() const noexcept { return header_have_ != 0 || fragments_ != 0; }
-  // Bytes of the current partial record held in the reader's storage.
+  // Bytes of the current partial record gathered so far (copied, or held in pieces).
   size_t buffered() const noexcept { return record_len_; }
   // Moves the storage of the record just returned (borrowed == false, no pieces) out of the
   // reader, so a caller can keep the record past the next call; the reader starts new storage.

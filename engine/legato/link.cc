@@ -225,10 +225,15 @@ void Link::down(const std::string& why) {
   loop_.disarm(keepalive_timer_);
   loop_.disarm(timeout_timer_);
   batch_.attach(nullptr);
+  // A message half read may hold pieces of receive buffers: let them go now. (`why` may be the
+  // reader's own error, which the reset clears: last_error_ has it.)
+  reader_.reset();
+  rx_.payload_pieces.clear();
   if (stream_ != nullptr && !stream_->closing()) stream_->close();
   if (was_up) {
     ++stats_.downs;
-    handler_.on_link_down(why);
+    const std::string reason = last_error_;  // the handler may start the link again
+    handler_.on_link_down(reason);
   }
 }
 
