@@ -58,6 +58,7 @@ bool RecordReader::flatten() noexcept {
   }
   pieces_.clear();
   pieced_ = false;
+  copy_rest_ = true;  // once copying, the record stays copied: no churn between the two
   return true;
 }
 
@@ -68,6 +69,7 @@ RecordReader::Status RecordReader::next(std::span<const uint8_t>& in, Record& ou
     storage_.clear();
     pieces_.clear();  // drops the references to the last record's buffers
     pieced_ = false;
+    copy_rest_ = false;
     clear_pending_ = false;
   }
   // Pieces only of bytes that really lie in the owner: anything else is copied.
@@ -110,14 +112,17 @@ RecordReader::Status RecordReader::next(std::span<const uint8_t>& in, Record& ou
     }
     const size_t k = std::min<size_t>(frag_left_, in.size());
     if (k != 0) {
-      if (!pieced_ && owner != nullptr && options_.reference_from != 0 &&
+      if (!pieced_ && !copy_rest_ && owner != nullptr && options_.reference_from != 0 &&
           frag_left_ >= options_.reference_from && !start_pieces()) {
         return Status::kError;
       }
-      // A chunk that holds only a sliver of a fragment's middle (a peer trickling bytes) would
-      // pin a whole buffer for it: the record goes on by copy instead.
-      const bool sliver =
-          pieced_ && !pieces_.empty() && k < frag_left_ && k < options_.reference_from / 2;
+      // A chunk that is all a sliver of a fragment's middle (a peer trickling bytes) would pin
+      // a whole buffer for a few bytes: the record goes on by copy instead. (A chunk that only
+      // ends with the small start of the next fragment, as libtirpc's 64 KiB fragments often
+      // do in 64 KiB buffers, is no sliver.)
+      const bool sliver = pieced_ && owner != nullptr && !pieces_.empty() && k < frag_left_ &&
+                          k == in.size() && in.data() == owner->data() &&
+                          k < options_.reference_from / 2;
       if (pieced_ && (owner == nullptr || sliver) && !flatten()) return Status::kError;
       // Storage grows with the bytes that arrived (vector doubling), never with a declared length.
       try {
@@ -164,6 +169,7 @@ void RecordReader::release_memory() noexcept {
   std::vector<uint8_t>().swap(storage_);
   std::vector<BufferPiece>().swap(pieces_);
   pieced_ = false;
+  copy_rest_ = false;
   clear_pending_ = false;
 }
 
@@ -178,6 +184,7 @@ void RecordReader::reset() noexcept {
   storage_.clear();
   pieces_.clear();
   pieced_ = false;
+  copy_rest_ = false;
   err_ = XdrError{};
 }
 

@@ -99,7 +99,8 @@ class RecordReader {
   uint32_t frag_left_ = 0;
   uint32_t fragments_ = 0;
   size_t record_len_ = 0;
-  bool pieced_ = false;  // the current record is gathered in pieces_, storage_ is its start
+  bool pieced_ = false;     // the current record is gathered in pieces_, storage_ is its start
+  bool copy_rest_ = false;  // the current record went back to copying: it stays so
   std::vector<uint8_t> storage_;
   std::vector<BufferPiece> pieces_;
   XdrError err_;

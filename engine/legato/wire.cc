@@ -493,13 +493,12 @@ MessageReader::Status MessageReader::next(std::span<const uint8_t>& in, Message&
       case Stage::kString: {
         if (in.empty()) return Status::kNeedMore;
         const size_t n = static_cast<size_t>(std::min<uint64_t>(string_left_, in.size()));
-        // No owner, or a chunk holding only a sliver of the string's middle (a peer trickling
+        // No owner, or a chunk that is all a sliver of the string's middle (a peer trickling
         // bytes would have us pin a whole buffer for each): the string goes on by copy.
-        if (piece_string_ &&
-            (owner == nullptr || (!msg_.payload_pieces.empty() && n < string_left_ &&
-                                  n < limits_.reference_from / 2))) {
-          flatten();
-        }
+        const bool sliver = owner != nullptr && !msg_.payload_pieces.empty() && n < string_left_ &&
+                            n == in.size() && in.data() == owner->data() &&
+                            n < limits_.reference_from / 2;
+        if (piece_string_ && (owner == nullptr || sliver)) flatten();
         if (piece_string_) {
           msg_.payload_pieces.push_back({in.first(n), *owner});
           pieces_len_ += n;

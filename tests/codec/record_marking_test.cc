@@ -151,6 +151,7 @@ TEST(RecordMarkingTest, TakeKeepsARecordPastTheNextCall) {
 struct OwnedFeed {
   std::vector<std::vector<uint8_t>> records;
   size_t pieced = 0;
+  size_t copied = 0;  // bytes of pieced records that were copied first (pieces with no owner)
   Status last = Status::kNeedMore;
 };
 OwnedFeed feed_owned(RecordReader& rr, BufferPool& pool, const std::vector<uint8_t>& stream,
@@ -174,6 +175,7 @@ OwnedFeed feed_owned(RecordReader& rr, BufferPool& pool, const std::vector<uint8
       }
       EXPECT_TRUE(rec.data.empty());
       ++f.pieced;
+      for (const BufferPiece& p : rec.pieces) f.copied += p.owner ? 0 : p.bytes.size();
       std::vector<uint8_t> r(total_size(rec.pieces));
       EXPECT_TRUE(copy_front(rec.pieces, r.data(), r.size()));
       f.records.push_back(std::move(r));
@@ -241,6 +243,25 @@ TEST(RecordMarkingTest, LargeRecordsComeBackAsPiecesOfTheirBuffers) {
   // Without owners, nothing changes.
   RecordReader plain;
   EXPECT_EQ(feed(plain, s, {30000}), want);
+}
+
+TEST(RecordMarkingTest, LibtirpcFragmentsInFullBuffersStayInPieces) {
+  // libtirpc cuts a large record into fragments of its 64 KiB send buffer: in 64 KiB receive
+  // buffers, behind a record that leaves 10 bytes of the first chunk, every chunk ends with
+  // the 10-byte start of the next fragment, which is no sliver.
+  const auto big = pattern(3000000, 13), lead = pattern(65536 - 4 - 4 - 10, 1);
+  std::vector<uint8_t> s;
+  append_fragment(s, lead, true);
+  for (size_t pos = 0; pos < big.size(); pos += 65532) {
+    const size_t n = std::min<size_t>(65532, big.size() - pos);
+    append_fragment(s, std::span<const uint8_t>(big).subspan(pos, n), pos + n == big.size());
+  }
+  BufferPool pool(BufferPool::Options{65536, 4, 0});
+  RecordReader rr;
+  OwnedFeed f = feed_owned(rr, pool, s, {65536});
+  EXPECT_EQ(f.records, (std::vector<std::vector<uint8_t>>{lead, big}));
+  EXPECT_EQ(f.pieced, 1u);
+  EXPECT_EQ(f.copied, 0u);
 }
 
 TEST(RecordMarkingTest, AMissingOwnerMidRecordSwitchesBackToCopying) {

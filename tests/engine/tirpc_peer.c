@@ -142,9 +142,11 @@ static int call_echo(const char* transport, int port) {
     clnt_pcreateerror("tirpc_peer");
     return 1;
   }
-  /* Up to 200 KB over TCP (libtirpc sends it in several fragments); within the 8800-byte
-   * datagram libtirpc's own UDP client can receive. */
-  static const unsigned sizes_tcp[] = {0, 1, 3, 4, 1000, 4096, 30000, 65535, 65536, 200000};
+  /* Up to 3 MB over TCP (libtirpc sends it in fragments of its 64 KiB buffer, which a proxy
+   * forwards as pieces of its receive buffers); within the 8800-byte datagram libtirpc's own UDP
+   * client can receive. */
+  static const unsigned sizes_tcp[] = {0,     1,     3,     4,      1000,   4096,
+                                       30000, 65535, 65536, 200000, 3000000};
   static const unsigned sizes_udp[] = {0, 1, 3, 4, 1000, 8000};
   const int udp = strcmp(transport, "udp") == 0;
   const unsigned* sizes = udp ? sizes_udp : sizes_tcp;

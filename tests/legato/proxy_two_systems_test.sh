@@ -69,7 +69,7 @@ grep -q "binding squareClient: connected to squareServer on Alice" "$work/bob.er
 
 # --- calls ------------------------------------------------------------------------------------
 "$peer" client-square tcp "$sqp" >/dev/null || fail "libtirpc SQUARE through the proxies"
-"$peer" client-echo tcp "$ecp" >/dev/null || fail "libtirpc ECHO (up to 200 KB) through the proxies"
+"$peer" client-echo tcp "$ecp" >/dev/null || fail "libtirpc ECHO (up to 3 MB) through the proxies"
 # UDP, as rpcgen's sample clients call: the same port, each datagram one call.
 "$peer" client-square udp "$sqp" >/dev/null || fail "libtirpc SQUARE over UDP through the proxies"
 "$peer" client-echo udp "$ecp" >/dev/null || fail "libtirpc ECHO over UDP through the proxies"
