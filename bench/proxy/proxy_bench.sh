@@ -15,16 +15,17 @@
 #                                [--workload null|square|echo4k|echo64k] [--threads T]
 #                                [--link tcp|unix]    (the link: networkSocket's TCP, or Unix)
 #                                [--server-leg shm|tcp]  (how Alice reaches the servers)
+#                                [--cpu]  (also each process's CPU time per call, from /proc)
 # PROXY_OPTS in the environment adds options to both proxies (e.g. "--idle-poll 50"), ALICE_OPTS
 # or BOB_OPTS to one of them, SERVER_OPTS to the two servers (which the direct runs call too),
 # BENCH_OPTS to every ringrpc-bench run.
 set -euo pipefail
 case ${1:-} in
-  -h|--help|'') sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; [ -n "${1:-}" ]; exit ;;
+  -h|--help|'') sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; [ -n "${1:-}" ]; exit ;;
 esac
 bin=$1
 shift
-rounds=5 duration=3 connections=16 depth=32 workload=null threads=1 link=tcp leg=shm
+rounds=5 duration=3 connections=16 depth=32 workload=null threads=1 link=tcp leg=shm cpu=0
 while [ $# -gt 0 ]; do
   case $1 in
     --rounds) rounds=$2; shift 2 ;;
@@ -35,12 +36,16 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift 2 ;;
     --link) link=$2; shift 2 ;;
     --server-leg) leg=$2; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --cpu) cpu=1; shift ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "proxy_bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 source "$(dirname "$0")/../../scripts/process_helpers.sh"
 source "$(dirname "$0")/../../scripts/proxy_helpers.sh"
+if [ "$cpu" = 1 ] && ! awk -v d="$duration" 'BEGIN { exit !(d >= 1) }'; then
+  fail "--cpu needs --duration 1 or more (it samples from 0.25 s in to 0.5 s before the end)"
+fi
 command -v jq >/dev/null || fail "jq is needed (scripts/install-deps.sh installs it)"
 
 sq=824377344
@@ -82,23 +87,70 @@ wait_for 10 bob '[.bindings[].connected] | all' || fail "Bob's bindings did not 
 
 if [ "$prog" = "$sq" ]; then direct=$(field square tcp) proxied=$(local_port bob squareClient)
 else direct=$(field echo tcp) proxied=$(local_port bob echoClient); fi
-run() {  # run PORT JSON
-  "$bin/ringrpc-bench" --port "$1" --prog "$prog" --proc "$proc" "${args[@]}" \
+if [ "$prog" = "$sq" ]; then server_pid=$pid_square; else server_pid=$pid_echo; fi
+# --cpu: user and system time (clock ticks, /proc/PID/stat fields 14 and 15) of each process,
+# sampled inside the measured window: from a quarter second after the warm-up to half a second
+# before the end. A process gone by then reads as "x".
+ticks() {
+  local p
+  for p in "$@"; do
+    awk '{ sub(/^.*\) /, ""); printf "%s %s ", $12, $13 }' "/proc/$p/stat" 2>/dev/null ||
+      printf 'x x '
+  done
+}
+hz=$(getconf CLK_TCK)
+cpu_line=""
+run() {  # run PORT JSON [NAME PID]... (the processes whose CPU --cpu reports, besides the client)
+  local port=$1 json=$2
+  shift 2
+  "$bin/ringrpc-bench" --port "$port" --prog "$prog" --proc "$proc" "${args[@]}" \
     --connections "$connections" --depth "$depth" --threads "$threads" --duration "$duration" \
-    --warmup 1 --repetitions 1 ${BENCH_OPTS:-} --json "$2" >/dev/null
-  jq -e '.summary.errors == 0' "$2" >/dev/null || fail "errors in $2: $(jq -c .summary "$2")"
-  jq -r '.summary.calls_per_sec' "$2"
+    --warmup 1 --repetitions 1 ${BENCH_OPTS:-} --json "$json" >/dev/null &
+  local bench=$! before="" after="" names=(client) pids=()
+  if [ "$cpu" = 1 ]; then
+    pids=("$bench")
+    while [ $# -gt 0 ]; do names+=("$1"); pids+=("$2"); shift 2; done
+    sleep 1.25  # the warm-up and a quarter second
+    before=$(ticks "${pids[@]}")
+    sleep "$(awk -v d="$duration" 'BEGIN { print d - 0.75 }')"
+    after=$(ticks "${pids[@]}")
+  fi
+  wait "$bench" || fail "ringrpc-bench failed (port $port)"
+  jq -e '.summary.errors == 0' "$json" >/dev/null || fail "errors in $json: $(jq -c .summary "$json")"
+  local rate
+  rate=$(jq -r '.summary.calls_per_sec' "$json")
+  if [ "$cpu" = 1 ]; then
+    # us per call: ticks / hz / (rate x window) x 1e6, user + system for each process.
+    cpu_line=$(awk -v b="$before" -v a="$after" -v rate="$rate" -v hz="$hz" \
+      -v w="$(awk -v d="$duration" 'BEGIN { print d - 0.75 }')" -v names="${names[*]}" '
+      BEGIN { n = split(b, x, " "); split(a, y, " "); split(names, nm, " "); calls = rate * w
+        for (i = 1; i <= n; i += 2) {
+          if (x[i] == "x" || y[i] == "x") { out = out nm[(i + 1) / 2] " x  "; bad = 1; continue }
+          u = (y[i] - x[i]) / hz / calls * 1e6; s = (y[i + 1] - x[i + 1]) / hz / calls * 1e6
+          out = out sprintf("%s %.2f+%.2f  ", nm[(i + 1) / 2], u, s); t += u + s }
+        if (bad) printf "%s", out; else printf "%sall %.2f", out, t }')
+  fi
+  echo "$rate"
 }
 echo "workload $workload: ${connections} connections x ${depth} in flight, ${duration} s per run," \
   "$rounds interleaved rounds, link over $link, Alice to the servers over $leg"
 printf '%-6s %14s %14s %8s\n' round direct proxied ratio
+[ "$cpu" = 1 ] && echo "(--cpu: each process's CPU time per call in us, user+system, in the line under its run)"
 ratios=()
 for r in $(seq "$rounds"); do
-  d=$(run "$direct" "$work/direct-$r.json")
-  p=$(run "$proxied" "$work/proxy-$r.json")
+  run "$direct" "$work/direct-$r.json" server "$server_pid" >"$work/rate"
+  d=$(cat "$work/rate")
+  dcpu=$cpu_line
+  run "$proxied" "$work/proxy-$r.json" bob "$pid_bob" alice "$pid_alice" server "$server_pid" \
+    >"$work/rate"
+  p=$(cat "$work/rate")
   ratio=$(awk -v p="$p" -v d="$d" 'BEGIN { printf "%.3f", p / d }')
   ratios+=("$ratio")
   printf '%-6s %14.0f %14.0f %8s\n' "$r" "$d" "$p" "$ratio"
+  if [ "$cpu" = 1 ]; then
+    echo "         direct:  $dcpu"
+    echo "         proxied: $cpu_line"
+  fi
 done
 sorted=$(printf '%s\n' "${ratios[@]}" | sort -g)
 median=$(echo "$sorted" | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
