@@ -99,6 +99,12 @@ jq -e '.summary.errors == 0 and .summary.calls > 100' "$work/bulk.json" >/dev/nu
   --depth 4 --duration 1 --warmup 0 --json "$work/large.json" >/dev/null
 jq -e '.summary.errors == 0 and .summary.calls > 10' "$work/large.json" >/dev/null ||
   fail "pipelined 1 MiB ECHOs through the proxies: $(jq -c .summary "$work/large.json")"
+# 50 KB ECHOs over UDP: the reply crosses the link in pieces of Bob's receive buffers at times,
+# and is gathered into one datagram for the client.
+"$bin/ringrpc-bench" --port "$ecp" --prog $ec --proc 1 --transport udp --payload 50000 \
+  --connections 2 --depth 4 --duration 1 --warmup 0 --json "$work/udp.json" >/dev/null
+jq -e '.summary.errors == 0 and .summary.calls > 100' "$work/udp.json" >/dev/null ||
+  fail "50 KB ECHOs over UDP through the proxies: $(jq -c .summary "$work/udp.json")"
 jq -e '[.bindings[] | select(.serviceName == "squareClient") | .stats.calls > 1000] | all' \
   <(status bob) >/dev/null || fail "Bob's counters did not count the calls: $(status bob)"
 
