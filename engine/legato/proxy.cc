@@ -998,6 +998,7 @@ void Proxy::local_call(LocalService& svc, uint64_t conn, const transport::SockAd
   if (from != nullptr) p.from = std::make_unique<transport::SockAddr>(*from);
   s.pending.put(id, std::move(p));
   svc.stats.bytes_out += size;
+  if (!rec.pieces.empty()) ++svc.stats.in_pieces;
 }
 
 void Proxy::hold_if_link_congested(LocalConn& c) {
@@ -1044,6 +1045,7 @@ void Proxy::deliver_response(SystemEntry& s, const DataMessage& m, Want& w) {
   }
   ++svc->stats.calls;
   svc->stats.bytes_in += msg.size();
+  if (!msg.pieces.empty()) ++svc->stats.in_pieces;
   svc->stats.latency.record(micros_since(loop_.now(), p.start));
   reply_local(*svc, p.conn, p.from.get(), msg);
 }
@@ -1107,6 +1109,7 @@ bool Proxy::remote_call(SystemEntry& s, const DataMessage& m, Offer& o) {
   r->pending.insert_new(ours,
                         {s.gen, m.header.id, m.header.service_id, m.msg_id, xid, loop_.now()});
   r->stats.bytes_in += size;
+  if (!msg.pieces.empty()) ++r->stats.in_pieces;
   return true;
 }
 
@@ -1132,6 +1135,7 @@ void Proxy::remote_reply(RemoteServer& r, Payload rec) {
                                                  p.msg_id, head, rec)) {
     ++r.stats.calls;
     r.stats.bytes_out += size;
+    if (!rec.pieces.empty()) ++r.stats.in_pieces;
     r.stats.latency.record(micros_since(loop_.now(), p.start));
   }
 }
@@ -1222,7 +1226,8 @@ std::string stats_json(const CallStats& s) {
   std::string out = "{\"calls\": " + std::to_string(s.calls) +
                     ", \"errors\": " + std::to_string(s.errors) +
                     ", \"bytesOut\": " + std::to_string(s.bytes_out) +
-                    ", \"bytesIn\": " + std::to_string(s.bytes_in) + ", \"latencyUs\": {";
+                    ", \"bytesIn\": " + std::to_string(s.bytes_in) +
+                    ", \"inPieces\": " + std::to_string(s.in_pieces) + ", \"latencyUs\": {";
   const auto& h = s.latency;
   out += "\"mean\": " + std::to_string(h.count ? h.total_us / h.count : 0) +
          ", \"p50\": " + std::to_string(h.percentile(0.5)) +

@@ -79,6 +79,9 @@ struct CallStats {
   uint64_t errors = 0;  // calls answered with an error by the proxy, or dropped as malformed
   uint64_t bytes_out = 0;
   uint64_t bytes_in = 0;
+  // Calls and replies of 32 KiB or more forwarded as pieces of their receive buffers, with no
+  // copy in user space (engine/legato/DESIGN.md, "The data path").
+  uint64_t in_pieces = 0;
   LatencyHistogram latency;
 };
 

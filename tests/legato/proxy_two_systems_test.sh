@@ -99,6 +99,11 @@ jq -e '.summary.errors == 0 and .summary.calls > 100' "$work/bulk.json" >/dev/nu
   --depth 4 --duration 1 --warmup 0 --json "$work/large.json" >/dev/null
 jq -e '.summary.errors == 0 and .summary.calls > 10' "$work/large.json" >/dev/null ||
   fail "pipelined 1 MiB ECHOs through the proxies: $(jq -c .summary "$work/large.json")"
+# Some went through both proxies as pieces of their receive buffers, not copied.
+jq -e '.externs[] | select(.alias == "echoClient") | .stats.inPieces > 0' \
+  <(status bob) >/dev/null || fail "no 1 MiB ECHO forwarded in pieces by Bob: $(status bob)"
+jq -e '.externs[] | select(.alias == "echoServer") | .stats.inPieces > 0' \
+  <(status alice) >/dev/null || fail "no 1 MiB ECHO forwarded in pieces by Alice: $(status alice)"
 # 50 KB ECHOs over UDP: the reply crosses the link in pieces of Bob's receive buffers at times,
 # and is gathered into one datagram for the client.
 "$bin/ringrpc-bench" --port "$ecp" --prog $ec --proc 1 --transport udp --payload 50000 \
