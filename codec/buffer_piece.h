@@ -24,6 +24,13 @@ struct BufferPiece {
   Buffer owner;
 };
 
+// True when all of `bytes` lie inside `owner` (a held buffer): only such bytes may be kept by
+// holding a reference to it.
+inline bool lies_in(std::span<const uint8_t> bytes, const Buffer* owner) noexcept {
+  return owner != nullptr && *owner && bytes.data() >= owner->data() &&
+         bytes.data() + bytes.size() <= owner->data() + owner->capacity();
+}
+
 inline size_t total_size(std::span<const BufferPiece> pieces) noexcept {
   size_t n = 0;
   for (const BufferPiece& p : pieces) n += p.bytes.size();

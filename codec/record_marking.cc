@@ -73,10 +73,7 @@ RecordReader::Status RecordReader::next(std::span<const uint8_t>& in, Record& ou
     clear_pending_ = false;
   }
   // Pieces only of bytes that really lie in the owner: anything else is copied.
-  if (owner != nullptr && (!*owner || in.data() < owner->data() ||
-                           in.data() + in.size() > owner->data() + owner->capacity())) {
-    owner = nullptr;
-  }
+  if (!lies_in(in, owner)) owner = nullptr;
   for (;;) {
     if (!in_fragment_) {
       // Fast path: at a record boundary with a whole single-fragment record in the chunk.

@@ -279,10 +279,8 @@ void Link::on_data(Stream& s, std::span<const uint8_t> data, const Buffer& owner
     }
     Message& m = rx_;  // reused: the reader swaps buffers with it, so no allocation per message
     // With the owner, a large payload comes as pieces of the receive buffers, forwarded without a
-    // copy; not when half the loop's receive buffers are taken already (pieces pin them until
-    // sent, and the loop must keep some to read with).
-    const bool pin = loop_.recv_pool().buffers_in_use() < loop_.options().max_recv_buffers / 2;
-    const MessageReader::Status st = reader_.next(data, m, pin ? &owner : nullptr);
+    // copy, while the loop can spare the buffers (can_pin).
+    const MessageReader::Status st = reader_.next(data, m, can_pin(loop_) ? &owner : nullptr);
     if (st == MessageReader::Status::kNeedMore) return;
     if (st == MessageReader::Status::kError) {
       down(reader_.error());

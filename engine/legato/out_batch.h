@@ -48,6 +48,14 @@ struct Payload {
   }
 };
 
+// Whether the loop can spare receive buffers to be held past their handler (a payload kept by
+// reference until sent, pieces of a large record being gathered): not once half of them are in
+// use, since the loop must keep buffers to read with (the peers that drain our sends may be
+// waiting for us to read them).
+inline bool can_pin(transport::EventLoop& loop) noexcept {
+  return loop.recv_pool().buffers_in_use() < loop.options().max_recv_buffers / 2;
+}
+
 class OutBatch final : public transport::Deferred {
  public:
   static constexpr size_t kFlushBytes = 256 * 1024;
@@ -81,16 +89,12 @@ class OutBatch final : public transport::Deferred {
   // Payloads from this size up that lie in a receive buffer the caller holds are referenced in
   // the batch, which keeps the buffer until the stream has sent them, instead of copied: a
   // proxy forwarding a 30 KiB reply would otherwise copy it once more on its way through. Not
-  // to a congested stream, and not while half the loop's receive buffers are in use: a
-  // reference pins a whole receive buffer for as long as the bytes wait to be sent, and the
-  // loop must keep buffers to read with (the peers that drain those sends may be waiting for us
-  // to read them).
+  // to a congested stream (the buffer would be held for as long as it stays so), and not while
+  // the loop cannot spare buffers (can_pin).
   static constexpr size_t kReferenceBytes = 2048;
   bool can_reference(std::span<const uint8_t> p, const Buffer* owner) const noexcept {
-    return owner != nullptr && *owner && p.size() >= kReferenceBytes && p.data() >= owner->data() &&
-           p.data() + p.size() <= owner->data() + owner->capacity() && stream_ != nullptr &&
-           !stream_->congested() &&
-           loop_.recv_pool().buffers_in_use() < loop_.options().max_recv_buffers / 2;
+    return p.size() >= kReferenceBytes && lies_in(p, owner) && stream_ != nullptr &&
+           !stream_->congested() && can_pin(loop_);
   }
   // Appends `p`, which lies in `owner`, by reference (see can_reference).
   bool append_ref(std::span<const uint8_t> p, const Buffer& owner) {

@@ -84,13 +84,12 @@ std::string json_str(std::string_view s) {
 
 // Hands every whole record in `data` (which lies in `owner`) to `fn` while the stream is open;
 // false (the stream closed) when the record marking is broken, which nothing can resynchronise.
-// A large record that spans receive buffers comes as pieces of them, forwarded without a copy;
-// not while half the loop's receive buffers are taken already (pieces pin them until sent, and
-// the loop must keep some to read with, or the peers that drain our sends may wait on us).
+// A large record that spans receive buffers comes as pieces of them, forwarded without a copy,
+// while the loop can spare the buffers (can_pin).
 template <class F>
 bool read_records(xdr::RecordReader& reader, transport::EventLoop& loop, transport::Stream& s,
                   std::span<const uint8_t> data, const Buffer& owner, F&& fn) {
-  const bool pin = loop.recv_pool().buffers_in_use() < loop.options().max_recv_buffers / 2;
+  const bool pin = can_pin(loop);
   while (!s.closing()) {
     xdr::Record r;
     auto st = reader.next(data, r, pin ? &owner : nullptr);

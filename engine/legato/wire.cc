@@ -399,10 +399,7 @@ bool MessageReader::on_item(uint8_t initial, uint64_t arg) {
 MessageReader::Status MessageReader::next(std::span<const uint8_t>& in, Message& out,
                                           const Buffer* owner) {
   // Pieces only of bytes that really lie in the owner: anything else is copied.
-  if (owner != nullptr && (!*owner || in.data() < owner->data() ||
-                           in.data() + in.size() > owner->data() + owner->capacity())) {
-    owner = nullptr;
-  }
+  if (!lies_in(in, owner)) owner = nullptr;
   while (true) {
     switch (stage_) {
       case Stage::kDone:
