@@ -99,6 +99,7 @@ ticks() {
   done
 }
 hz=$(getconf CLK_TCK)
+window=$(awk -v d="$duration" 'BEGIN { print d - 0.75 }')  # seconds between the two samples
 cpu_line=""
 run() {  # run PORT JSON [NAME PID]... (the processes whose CPU --cpu reports, besides the client)
   local port=$1 json=$2
@@ -112,7 +113,7 @@ run() {  # run PORT JSON [NAME PID]... (the processes whose CPU --cpu reports, b
     while [ $# -gt 0 ]; do names+=("$1"); pids+=("$2"); shift 2; done
     sleep 1.25  # the warm-up and a quarter second
     before=$(ticks "${pids[@]}")
-    sleep "$(awk -v d="$duration" 'BEGIN { print d - 0.75 }')"
+    sleep "$window"
     after=$(ticks "${pids[@]}")
   fi
   wait "$bench" || fail "ringrpc-bench failed (port $port)"
@@ -122,7 +123,7 @@ run() {  # run PORT JSON [NAME PID]... (the processes whose CPU --cpu reports, b
   if [ "$cpu" = 1 ]; then
     # us per call: ticks / hz / (rate x window) x 1e6, user + system for each process.
     cpu_line=$(awk -v b="$before" -v a="$after" -v rate="$rate" -v hz="$hz" \
-      -v w="$(awk -v d="$duration" 'BEGIN { print d - 0.75 }')" -v names="${names[*]}" '
+      -v w="$window" -v names="${names[*]}" '
       BEGIN { n = split(b, x, " "); split(a, y, " "); split(names, nm, " "); calls = rate * w
         for (i = 1; i <= n; i += 2) {
           if (x[i] == "x" || y[i] == "x") { out = out nm[(i + 1) / 2] " x  "; bad = 1; continue }
