@@ -291,7 +291,7 @@ void Link::on_data(Stream& s, std::span<const uint8_t> data, const Buffer& owner
       // The peer's keep-alive restarts our own period; the answer echoes id and name.
       loop_.arm_after(keepalive_timer_, options_.timers.keepalive);
       m.header.type = MsgType::kKeepAliveResponse;
-      send(m);
+      if (send(m)) ++stats_.keepalives_received;
       continue;
     }
     if (m.header.type == MsgType::kKeepAliveResponse) {

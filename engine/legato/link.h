@@ -73,7 +73,10 @@ struct LinkStats {
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
   uint64_t keepalives_sent = 0;
-  uint64_t keepalives_answered = 0;
+  uint64_t keepalives_answered = 0;  // ours, answered in time
+  // The peer's, echoed. Legato restarts its own period on each one, so with equal periods one
+  // side may never send: a link is alive when either side's keep-alives are answered.
+  uint64_t keepalives_received = 0;
   uint64_t ups = 0;
   uint64_t downs = 0;
 };

@@ -1331,6 +1331,7 @@ std::string Proxy::status_json() const {
            ", \"bytesOut\": " + std::to_string(ls.bytes_out) +
            ", \"keepalivesSent\": " + std::to_string(ls.keepalives_sent) +
            ", \"keepalivesAnswered\": " + std::to_string(ls.keepalives_answered) +
+           ", \"keepalivesReceived\": " + std::to_string(ls.keepalives_received) +
            ", \"ups\": " + std::to_string(ls.ups) + ", \"downs\": " + std::to_string(ls.downs) +
            "}";
   }

@@ -114,8 +114,11 @@ jq -e '[.bindings[] | select(.serviceName == "squareClient") | .stats.calls > 10
   <(status bob) >/dev/null || fail "Bob's counters did not count the calls: $(status bob)"
 
 # --- keep-alive -------------------------------------------------------------------------------
-wait_for 5 bob '.systems[0].keepalivesAnswered >= 3' || fail "Bob's keep-alives: $(status bob)"
-wait_for 5 alice '.systems[0].keepalivesAnswered >= 3' || fail "Alice's keep-alives: $(status alice)"
+# Legato restarts its own period on the peer's keep-alive, so with equal timers whichever side
+# sends first may be the only one that sends: each side answered or was answered.
+keepalives='.systems[0] | .keepalivesAnswered + .keepalivesReceived >= 3'
+wait_for 5 bob "$keepalives" || fail "Bob's keep-alives: $(status bob)"
+wait_for 5 alice "$keepalives" || fail "Alice's keep-alives: $(status alice)"
 jq -e '.systems[0].downs == 0' <(status bob) >/dev/null || fail "the link dropped: $(status bob)"
 
 # --- a call nobody answers ---------------------------------------------------------------------

@@ -221,15 +221,19 @@ void print_stats(const nlohmann::json& st) {
                 s.value("bytesIn", uint64_t{0}), l.value("p50", uint64_t{0}),
                 l.value("p99", uint64_t{0}), l.value("max", uint64_t{0}));
   }
-  std::printf("\n%-16s %-12s %10s %10s %12s %12s %6s %6s %6s  %s\n", "System", "Status", "Msgs-In",
-              "Msgs-Out", "Bytes-In", "Bytes-Out", "KA", "Ups", "Downs", "Last error");
+  // KA-Out: our keep-alives the peer answered; KA-In: the peer's we answered. With equal periods
+  // one of them may stay 0 (Legato restarts its period on the peer's), so both are shown.
+  std::printf("\n%-16s %-12s %10s %10s %12s %12s %6s %6s %6s %6s  %s\n", "System", "Status",
+              "Msgs-In", "Msgs-Out", "Bytes-In", "Bytes-Out", "KA-Out", "KA-In", "Ups", "Downs",
+              "Last error");
   for (const auto& s : st["systems"]) {
     std::printf("%-16s %-12s %10" PRIu64 " %10" PRIu64 " %12" PRIu64 " %12" PRIu64 " %6" PRIu64
-                " %6" PRIu64 " %6" PRIu64 "  %s\n",
+                " %6" PRIu64 " %6" PRIu64 " %6" PRIu64 "  %s\n",
                 s.value("systemName", "").c_str(), s.value("state", "").c_str(),
                 s.value("messagesIn", uint64_t{0}), s.value("messagesOut", uint64_t{0}),
                 s.value("bytesIn", uint64_t{0}), s.value("bytesOut", uint64_t{0}),
-                s.value("keepalivesAnswered", uint64_t{0}), s.value("ups", uint64_t{0}),
+                s.value("keepalivesAnswered", uint64_t{0}),
+                s.value("keepalivesReceived", uint64_t{0}), s.value("ups", uint64_t{0}),
                 s.value("downs", uint64_t{0}), s.value("lastError", "").c_str());
   }
 }
