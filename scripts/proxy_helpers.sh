@@ -15,6 +15,9 @@
 #                                   (the servers at SQ and EC: a port on 127.0.0.1, or
 #                                   "shm PATH" or "unix PATH"; link LinkToBob listens) and
 #                                   bob.decl (squareClient, echoClient, LinkToAlice connects)
+#   start_registry_if_free          as root with no registry on port 111, start the test's own
+#                                   (ringrpc-bind) and set registry=yes; else registry=no and
+#                                   say that the registry part is skipped
 start_proxy() {
   local name=$1
   shift
@@ -64,4 +67,14 @@ declare_hello() {
     "echoServer = server 824377345 1 at $ec" -- "LinkToBob = networkSocket listen"
   declare_system bob Bob "squareClient = client 824377344 1" "echoClient = client 824377345 1" \
     -- "LinkToAlice = networkSocket connect"
+}
+start_registry_if_free() {
+  registry=no
+  if [ "$(id -u)" -eq 0 ] && ! rpcinfo -p 127.0.0.1 >/dev/null 2>&1; then
+    start bind "$bin/ringrpc-bind" --no-state --sweep-interval 200
+    registry=yes
+  else
+    echo "${test_name:-$(basename "$0" .sh)}: the registry part is skipped: it needs root and" \
+      "no registry on port 111"
+  fi
 }

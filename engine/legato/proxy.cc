@@ -234,13 +234,20 @@ class Proxy::Tick final : public transport::Timer {
   Proxy& p_;
 };
 
-// A client extern: local clients call it here (TCP and UDP on one port); it runs on the bound
-// system.
+// A client extern: local clients call it here (TCP and UDP on one port, and shared memory with
+// shm_dir); it runs on the bound system.
 struct Proxy::LocalService final : transport::AcceptHandler, transport::DatagramHandler {
-  LocalService(Proxy& p, const Extern& e) : proxy(p), ext(e) {
+  LocalService(Proxy& p, const Extern& e) : proxy(p), ext(e), shm_accept(*this) {
     protocol_id = oncrpc_protocol_id(e.program, e.version);
   }
   void on_accept(int fd, const transport::SockAddr& peer) override;
+  // The shared-memory socket's connections: the offer is made and sent at once (the client's
+  // loop waits for it), then the connection is a LocalConn like a TCP one.
+  struct ShmAccept final : transport::AcceptHandler {
+    explicit ShmAccept(LocalService& s) : svc(s) {}
+    void on_accept(int fd, const transport::SockAddr& peer) override;
+    LocalService& svc;
+  };
   void on_datagram(transport::Datagram&, std::span<const uint8_t> data,
                    const transport::SockAddr& from, bool truncated, const Buffer&) override {
     if (truncated) {
@@ -256,6 +263,9 @@ struct Proxy::LocalService final : transport::AcceptHandler, transport::Datagram
   transport::Listener* listener = nullptr;
   transport::Datagram* udp = nullptr;
   transport::SockAddr bound;
+  ShmAccept shm_accept;
+  transport::Listener* shm_listener = nullptr;
+  std::string shm_path;        // empty: no shared-memory socket
   std::string system;          // the binding: empty when unbound
   SystemEntry* sys = nullptr;  // systems_[system] when there is one (kept by apply())
   Want* want = nullptr;        // sys's want for this extern (kept by apply(), which alone
@@ -302,6 +312,31 @@ void Proxy::LocalService::on_accept(int fd, const transport::SockAddr& peer) {
   transport::prepare_accepted(fd);
   auto* c = new LocalConn(proxy, *this, proxy.options_.max_record);
   c->stream = proxy.loop_.add_stream(fd, *c, peer);
+  if (c->stream == nullptr) {
+    delete c;
+    return;
+  }
+  c->out.attach(c->stream);
+  c->id = proxy.add_conn(c);
+}
+
+void Proxy::LocalService::ShmAccept::on_accept(int fd, const transport::SockAddr&) {
+  Proxy& proxy = svc.proxy;
+  if (proxy.stopped_) {
+    ::close(fd);
+    return;
+  }
+  transport::prepare_accepted(fd);
+  transport::ShmEndpoint e;
+  std::string why;
+  if (!transport::offer_shm(fd, proxy.options_.shm_ring_bytes, e, &why)) {
+    ++svc.stats.errors;
+    proxy.log(svc.ext.alias + ": a shared-memory connection was not set up (" + why + ")");
+    ::close(fd);
+    return;
+  }
+  auto* c = new LocalConn(proxy, svc, proxy.options_.max_record);
+  c->stream = proxy.loop_.add_shm_stream(std::move(e), *c);
   if (c->stream == nullptr) {
     delete c;
     return;
@@ -582,6 +617,11 @@ bool Proxy::start(std::string* error) {
         return false;
       }
       svc->udp = loop_.add_datagram(ufd, *svc);
+      if (!options_.shm_dir.empty() && !listen_shm(*svc, error)) {
+        loop_.close_listener(svc->listener);
+        loop_.close_datagram(svc->udp);
+        return false;
+      }
       locals_.push_back(std::move(svc));
     } else {
       remotes_.push_back(std::make_unique<RemoteServer>(*this, e));
@@ -627,6 +667,36 @@ bool Proxy::start(std::string* error) {
   return true;
 }
 
+bool Proxy::listen_shm(LocalService& svc, std::string* error) {
+  const std::string path = options_.shm_dir + "/" + svc.ext.alias + ".shm";
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      *error = svc.ext.alias + ": " + path + " exists and is not a socket";
+      return false;
+    }
+    if (socket_answers(path)) {
+      *error = svc.ext.alias + ": " + path + " is in use (another proxy or server answers there)";
+      return false;
+    }
+    ::unlink(path.c_str());  // left by a proxy that did not stop cleanly
+  }
+  transport::SockAddr a;
+  if (!transport::SockAddr::unix_path(path, a)) {
+    *error = svc.ext.alias + ": shared-memory socket path too long: " + path;
+    return false;
+  }
+  transport::IoError err;
+  const int fd = transport::listen_stream(a, {}, err);
+  if (fd < 0) {
+    *error = svc.ext.alias + ": cannot listen on " + path + ": " + err.to_string();
+    return false;
+  }
+  svc.shm_listener = loop_.add_listener(fd, svc.shm_accept);
+  svc.shm_path = path;
+  return true;
+}
+
 void Proxy::stop() {
   if (stopped_ || !started_) {
     stopped_ = true;
@@ -653,6 +723,11 @@ void Proxy::stop() {
   for (auto& svc : locals_) {
     if (svc->listener != nullptr) loop_.close_listener(svc->listener);
     svc->listener = nullptr;
+    if (svc->shm_listener != nullptr) {
+      loop_.close_listener(svc->shm_listener);
+      ::unlink(svc->shm_path.c_str());
+    }
+    svc->shm_listener = nullptr;
     if (svc->udp != nullptr) loop_.close_datagram(svc->udp);
     svc->udp = nullptr;
     if (svc->registered) {
@@ -874,6 +949,7 @@ void Proxy::update_registration(LocalService& svc) {
   const std::string uaddr = registry::to_uaddr(svc.bound);
   const std::string sock = options_.registry_socket;
   const std::string alias = svc.ext.alias;
+  const std::string shm = svc.shm_path;
   auto alive = alive_;
   transport::EventLoop* loop = &loop_;
   const Proxy* self = this;
@@ -888,8 +964,15 @@ void Proxy::update_registration(LocalService& svc) {
       auto ru = reg.value()->set(prog, vers, "udp", uaddr);
       if (r.ok() && r.value() && ru.ok() && ru.value()) {
         line = alias + ": registered program " + std::to_string(prog) + " version " +
-               std::to_string(vers) + " tcp and udp " + uaddr + " with the " +
-               reg.value()->describe();
+               std::to_string(vers) + " tcp and udp " + uaddr;
+        if (!shm.empty()) {
+          // Portmap (version 2) has no netids beyond tcp and udp: TCP is then what clients get.
+          auto rs = reg.value()->set(prog, vers, registry::kShmNetid, shm);
+          const std::string netid(registry::kShmNetid);
+          line += rs.ok() && rs.value() ? " and " + netid + " " + shm
+                                        : " (not " + netid + " " + shm + ": refused)";
+        }
+        line += " with the " + reg.value()->describe();
       } else {
         line = alias + ": the registry refused program " + std::to_string(prog) + " version " +
                std::to_string(vers) +
@@ -1344,6 +1427,7 @@ std::string Proxy::status_json() const {
            ", \"kind\": \"client\", \"program\": " + std::to_string(l->ext.local_program) +
            ", \"version\": " + std::to_string(l->ext.local_version) +
            ", \"port\": " + std::to_string(l->bound.port()) +
+           ", \"shm\": " + json_str(l->shm_path) +
            ", \"registered\": " + (l->registered ? "true" : "false") +
            ", \"stats\": " + stats_json(l->stats) + "}";
   }
@@ -1379,6 +1463,7 @@ std::string Proxy::describe_listeners() const {
     if (!out.empty()) out += ' ';
     out += l->ext.alias + " tcp=" + std::to_string(l->bound.port()) +
            " udp=" + std::to_string(l->bound.port());
+    if (!l->shm_path.empty()) out += " shm=" + l->shm_path;
   }
   return out;
 }

@@ -3,7 +3,8 @@
 //
 // One Proxy runs on one event loop and holds:
 //  - for every *client* extern (a service that runs elsewhere), a local TCP listener and UDP
-//    socket (one port) that accept ONC RPC calls from local clients; while a binding names it, the
+//    socket (one port) that accept ONC RPC calls from local clients, and with shm_dir a Unix
+//    socket taking ringrpc clients' shared-memory connections; while a binding names it, the
 //    program and version it appears as are registered with the host's registry, and each call goes
 //    as a CLIENT_REQUEST to the bound system over that system's link, its reply coming back as
 //    SERVER_RESPONSE. A call that cannot go (no binding, the service not connected, the link down)
@@ -57,6 +58,12 @@ struct ProxyOptions {
   // Real servers found through the registry are reached over their shared-memory endpoint
   // (netid ringrpc-shm) when they offer one, as a ringrpc client on this host would; else TCP.
   bool shared_memory = true;
+  // Client externs also take shared-memory connections (transport/shm_ring.h) from ringrpc
+  // clients on this host, on the Unix socket shm_dir/ALIAS.shm, registered (netid ringrpc-shm)
+  // beside the TCP and UDP port, where their connect() finds it; empty: not offered. Each such
+  // connection has two rings of shm_ring_bytes.
+  std::string shm_dir;
+  size_t shm_ring_bytes = 256u << 10;
   size_t max_shm_ring = 16u << 20;              // the largest ring a server may offer us
   size_t max_record = 4u << 20;                 // one RPC message, either way
   size_t max_pending = 1u << 16;                // calls in flight per system, and per real server
@@ -104,7 +111,8 @@ class Proxy {
   bool reload(std::string* error);
 
   std::string status_json() const;
-  // "squareClient tcp=40001 ...": the listeners of client externs, for the ready line.
+  // "squareClient tcp=40001 udp=40001 [shm=PATH] ...": the listeners of client externs, for
+  // the ready line.
   std::string describe_listeners() const;
 
  private:
@@ -121,6 +129,7 @@ class Proxy {
   void apply(const RuntimeConfig& cfg);
   void sync_wants(SystemEntry& s);
   void update_registration(LocalService& svc);
+  bool listen_shm(LocalService& svc, std::string* error);
   void tick();
   void arm_tick();
 

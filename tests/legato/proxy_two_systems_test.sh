@@ -31,14 +31,7 @@ sq=824377344
 ec=824377345
 timers=(--keepalive 300 --keepalive-timeout 300 --retry 200 --resend 200 --server-retry 200)
 
-# The registry part needs port 111 (ctest runs this test alone on it).
-registry=no
-if [ "$(id -u)" -eq 0 ] && ! rpcinfo -p 127.0.0.1 >/dev/null 2>&1; then
-  start bind "$bin/ringrpc-bind" --no-state --sweep-interval 200
-  registry=yes
-else
-  echo "$test_name: the registry part is skipped: it needs root and no registry on port 111"
-fi
+start_registry_if_free  # the registry part needs port 111 (ctest runs this test alone on it)
 
 start tirpc "$peer" server
 declare_hello "$(field tirpc tcp)" "$(field tirpc tcp)"

@@ -45,6 +45,11 @@ void usage(FILE* out) {
       "  --registry-socket P  the registry's Unix socket (default /run/rpcbind.sock)\n"
       "  --no-shm             reach local servers found through the registry over TCP even\n"
       "                       when they offer shared memory (ringrpc-shm)\n"
+      "  --shm-dir DIR        also offer each client extern to ringrpc clients on this host\n"
+      "                       over shared memory, on the Unix socket DIR/ALIAS.shm\n"
+      "                       (registered as ringrpc-shm beside its TCP and UDP port;\n"
+      "                       two rings of 256 KiB a connection)\n"
+
       "  --keepalive MS       keep-alive period (default 120000, Legato's)\n"
       "  --keepalive-timeout MS  (default 30000)\n"
       "  --retry MS           link reconnect period (default 15000)\n"
@@ -131,6 +136,9 @@ int main(int argc, char** argv) {
       o.register_services = false;
     } else if (a == "--no-shm") {
       o.shared_memory = false;
+    } else if (a == "--shm-dir") {
+      o.shm_dir = need("a directory");
+      while (o.shm_dir.size() > 1 && o.shm_dir.back() == '/') o.shm_dir.pop_back();
     } else if (a == "--registry-socket") {
       o.registry_socket = need("a path");
     } else if (a == "--keepalive") {
