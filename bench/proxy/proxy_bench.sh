@@ -7,25 +7,30 @@
 # ringrpc-proxy that offers them; "Bob" runs a ringrpc-proxy whose local listeners stand for
 # them. The link is networkSocket over TCP loopback. Alice's proxy reaches the servers over
 # shared memory, as it does any ringrpc server on its host that offers it (the direct runs go
-# to the same servers over TCP, as the proxied ones reach Bob). ringrpc-bench drives, round by
-# round and interleaved, the server directly and the same server through Bob -> Alice, and the
-# script prints each round's ratio, then the median and spread.
+# to the same servers over TCP, as the proxied ones reach Bob; with --client-leg shm both over
+# shared memory). ringrpc-bench drives, round by round and interleaved, the server directly and
+# the same server through Bob -> Alice, and the script prints each round's ratio, then the
+# median and spread.
 #
 # usage: proxy_bench.sh BIN_DIR [--rounds N] [--duration S] [--connections C] [--depth D]
 #                                [--workload null|square|echo4k|echo64k] [--threads T]
 #                                [--link tcp|unix]    (the link: networkSocket's TCP, or Unix)
 #                                [--server-leg shm|tcp]  (how Alice reaches the servers)
+#                                [--client-leg tcp|shm]  (how ringrpc-bench reaches the server
+#                                    and Bob: shm offers Bob's services with --shm-dir and
+#                                    calls both over shared memory)
 #                                [--cpu]  (also each process's CPU time per call, from /proc)
 # PROXY_OPTS in the environment adds options to both proxies (e.g. "--idle-poll 50"), ALICE_OPTS
 # or BOB_OPTS to one of them, SERVER_OPTS to the two servers (which the direct runs call too),
 # BENCH_OPTS to every ringrpc-bench run.
 set -euo pipefail
 case ${1:-} in
-  -h|--help|'') sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; [ -n "${1:-}" ]; exit ;;
+  -h|--help|'') sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; [ -n "${1:-}" ]; exit ;;
 esac
 bin=$1
 shift
 rounds=5 duration=3 connections=16 depth=32 workload=null threads=1 link=tcp leg=shm cpu=0
+client_leg=tcp
 while [ $# -gt 0 ]; do
   case $1 in
     --rounds) rounds=$2; shift 2 ;;
@@ -36,8 +41,9 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift 2 ;;
     --link) link=$2; shift 2 ;;
     --server-leg) leg=$2; shift 2 ;;
+    --client-leg) client_leg=$2; shift 2 ;;
     --cpu) cpu=1; shift ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "proxy_bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -80,13 +86,22 @@ if [ "$link" = tcp ]; then
 else
   tool bob set link Alice LinkToAlice "unix $work/link.sock"
 fi
-start_proxy bob --no-register --quiet --retry 200 ${PROXY_OPTS:-} ${BOB_OPTS:-}
+case $client_leg in
+  tcp) bob_shm=() ;;
+  shm) bob_shm=(--shm-dir "$work") ;;
+  *) fail "unknown client leg $client_leg (tcp, shm)" ;;
+esac
+start_proxy bob --no-register --quiet --retry 200 "${bob_shm[@]}" ${PROXY_OPTS:-} ${BOB_OPTS:-}
 wait_for 10 bob '[.bindings[].connected] | all' || fail "Bob's bindings did not connect: $(status bob)"
 [ "$(status alice | jq -r '[.externs[] | select(.kind == "server") | .transport] | unique | join(",")')" = "$leg" ] ||
   fail "Alice does not reach the servers over $leg: $(status alice | jq -c .externs)"
 
 if [ "$prog" = "$sq" ]; then direct=$(field square tcp) proxied=$(local_port bob squareClient)
 else direct=$(field echo tcp) proxied=$(local_port bob echoClient); fi
+if [ "$client_leg" = shm ]; then
+  if [ "$prog" = "$sq" ]; then direct=$work/square.shm proxied=$work/squareClient.shm
+  else direct=$work/echo.shm proxied=$work/echoClient.shm; fi
+fi
 if [ "$prog" = "$sq" ]; then server_pid=$pid_square; else server_pid=$pid_echo; fi
 # --cpu: user and system time (clock ticks, /proc/PID/stat fields 14 and 15) of each process,
 # sampled inside the measured window: from a quarter second after the warm-up to half a second
@@ -101,10 +116,13 @@ ticks() {
 hz=$(getconf CLK_TCK)
 window=$(awk -v d="$duration" 'BEGIN { print d - 0.75 }')  # seconds between the two samples
 cpu_line=""
-run() {  # run PORT JSON [NAME PID]... (the processes whose CPU --cpu reports, besides the client)
-  local port=$1 json=$2
+run() {  # run TARGET JSON [NAME PID]... (TARGET: a port, or with --client-leg shm a socket; the
+         # processes whose CPU --cpu reports, besides the client)
+  local target=$1 json=$2
   shift 2
-  "$bin/ringrpc-bench" --port "$port" --prog "$prog" --proc "$proc" "${args[@]}" \
+  local to=(--port "$target")
+  [ "$client_leg" = shm ] && to=(--transport shm --shm "$target")
+  "$bin/ringrpc-bench" "${to[@]}" --prog "$prog" --proc "$proc" "${args[@]}" \
     --connections "$connections" --depth "$depth" --threads "$threads" --duration "$duration" \
     --warmup 1 --repetitions 1 ${BENCH_OPTS:-} --json "$json" >/dev/null &
   local bench=$! before="" after="" names=(client) pids=()
@@ -116,7 +134,7 @@ run() {  # run PORT JSON [NAME PID]... (the processes whose CPU --cpu reports, b
     sleep "$window"
     after=$(ticks "${pids[@]}")
   fi
-  wait "$bench" || fail "ringrpc-bench failed (port $port)"
+  wait "$bench" || fail "ringrpc-bench failed ($target)"
   jq -e '.summary.errors == 0' "$json" >/dev/null || fail "errors in $json: $(jq -c .summary "$json")"
   local rate
   rate=$(jq -r '.summary.calls_per_sec' "$json")
@@ -134,7 +152,8 @@ run() {  # run PORT JSON [NAME PID]... (the processes whose CPU --cpu reports, b
   echo "$rate"
 }
 echo "workload $workload: ${connections} connections x ${depth} in flight, ${duration} s per run," \
-  "$rounds interleaved rounds, link over $link, Alice to the servers over $leg"
+  "$rounds interleaved rounds, link over $link, Alice to the servers over $leg," \
+  "the client to the server and to Bob over $client_leg"
 printf '%-6s %14s %14s %8s\n' round direct proxied ratio
 [ "$cpu" = 1 ] && echo "(--cpu: each process's CPU time per call in us, user+system, in the line under its run)"
 ratios=()
