@@ -668,6 +668,10 @@ bool Proxy::start(std::string* error) {
 }
 
 bool Proxy::listen_shm(LocalService& svc, std::string* error) {
+  if (svc.ext.alias.find('/') != std::string::npos) {
+    *error = svc.ext.alias + ": an alias with '/' cannot name a socket in --shm-dir";
+    return false;
+  }
   const std::string path = options_.shm_dir + "/" + svc.ext.alias + ".shm";
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
