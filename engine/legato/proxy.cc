@@ -321,28 +321,28 @@ void Proxy::LocalService::on_accept(int fd, const transport::SockAddr& peer) {
 }
 
 void Proxy::LocalService::ShmAccept::on_accept(int fd, const transport::SockAddr&) {
-  Proxy& proxy = svc.proxy;
-  if (proxy.stopped_) {
+  Proxy& p = svc.proxy;
+  if (p.stopped_) {
     ::close(fd);
     return;
   }
   transport::prepare_accepted(fd);
   transport::ShmEndpoint e;
   std::string why;
-  if (!transport::offer_shm(fd, proxy.options_.shm_ring_bytes, e, &why)) {
+  if (!transport::offer_shm(fd, p.options_.shm_ring_bytes, e, &why)) {
     ++svc.stats.errors;
-    proxy.log(svc.ext.alias + ": a shared-memory connection was not set up (" + why + ")");
+    p.log(svc.ext.alias + ": a shared-memory connection was not set up (" + why + ")");
     ::close(fd);
     return;
   }
-  auto* c = new LocalConn(proxy, svc, proxy.options_.max_record);
-  c->stream = proxy.loop_.add_shm_stream(std::move(e), *c);
+  auto* c = new LocalConn(p, svc, p.options_.max_record);
+  c->stream = p.loop_.add_shm_stream(std::move(e), *c);
   if (c->stream == nullptr) {
     delete c;
     return;
   }
   c->out.attach(c->stream);
-  c->id = proxy.add_conn(c);
+  c->id = p.add_conn(c);
 }
 
 // A call from a peer system, in flight to a real server under our xid.
