@@ -241,6 +241,9 @@ struct Proxy::LocalService final : transport::AcceptHandler, transport::Datagram
     protocol_id = oncrpc_protocol_id(e.program, e.version);
   }
   void on_accept(int fd, const transport::SockAddr& peer) override;
+  // A new local connection, its stream made by `open(conn)` (nullptr: none, and no connection).
+  template <class Open>
+  void adopt(Open open);
   // The shared-memory socket's connections: the offer is made and sent at once (the client's
   // loop waits for it), then the connection is a LocalConn like a TCP one.
   struct ShmAccept final : transport::AcceptHandler {
@@ -304,20 +307,25 @@ struct Proxy::LocalConn final : transport::StreamHandler {
   OutBatch out;  // replies
 };
 
-void Proxy::LocalService::on_accept(int fd, const transport::SockAddr& peer) {
-  if (proxy.stopped_) {
-    ::close(fd);
-    return;
-  }
-  transport::prepare_accepted(fd);
+template <class Open>
+void Proxy::LocalService::adopt(Open open) {
   auto* c = new LocalConn(proxy, *this, proxy.options_.max_record);
-  c->stream = proxy.loop_.add_stream(fd, *c, peer);
+  c->stream = open(*c);
   if (c->stream == nullptr) {
     delete c;
     return;
   }
   c->out.attach(c->stream);
   c->id = proxy.add_conn(c);
+}
+
+void Proxy::LocalService::on_accept(int fd, const transport::SockAddr& peer) {
+  if (proxy.stopped_) {
+    ::close(fd);
+    return;
+  }
+  transport::prepare_accepted(fd);
+  adopt([&](LocalConn& c) { return proxy.loop_.add_stream(fd, c, peer); });
 }
 
 void Proxy::LocalService::ShmAccept::on_accept(int fd, const transport::SockAddr&) {
@@ -335,14 +343,7 @@ void Proxy::LocalService::ShmAccept::on_accept(int fd, const transport::SockAddr
     ::close(fd);
     return;
   }
-  auto* c = new LocalConn(p, svc, p.options_.max_record);
-  c->stream = p.loop_.add_shm_stream(std::move(e), *c);
-  if (c->stream == nullptr) {
-    delete c;
-    return;
-  }
-  c->out.attach(c->stream);
-  c->id = p.add_conn(c);
+  svc.adopt([&](LocalConn& c) { return p.loop_.add_shm_stream(std::move(e), c); });
 }
 
 // A call from a peer system, in flight to a real server under our xid.
