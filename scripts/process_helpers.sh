@@ -1,11 +1,17 @@
 # Sourced (not run) by the scripts that start servers: tests, benchmarks and the demo. Gives them
 # a scratch directory ($work), the pids they started ($pids) and an EXIT trap that stops exactly
-# those processes, by pid, and removes the directory.
+# those processes, by pid, and removes the directory (also when the script is stopped by SIGINT,
+# SIGTERM or SIGHUP).
 #
 #   start NAME CMD...   run CMD in the background, stdout in $work/NAME.out and stderr in
 #                       $work/NAME.err, pid in $pids and in $pid_NAME; wait (5 s at most) for
 #                       its "listening ..." line; fail with its stderr if none comes
 #   field NAME KEY      the value of KEY=... on NAME's listening line (tcp, udp, unix)
+#   track PID           stop PID with the others should the script end first (a load started
+#                       with &, which has no listening line)
+#   reap PID            wait for PID, return its status, and drop it from $pids: once reaped its
+#                       number may be the kernel's to give to another process, which the EXIT
+#                       trap must then not signal. Use it, not wait, for every started process
 #   fail MESSAGE        "NAME: FAILED: MESSAGE" on stderr, exit 1 (NAME: $test_name, else the
 #                       script's name)
 #   skip MESSAGE        "NAME: SKIPPED: MESSAGE", exit 77 (ctest's SKIP_RETURN_CODE)
@@ -16,7 +22,21 @@ stop_started_processes() {
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$work"
 }
+track() { pids+=("$1"); }
+reap() {
+  local rc=0 p keep=()
+  wait "$1" || rc=$?
+  for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  pids=("${keep[@]}")
+  return "$rc"
+}
 trap stop_started_processes EXIT
+# Without these, a script stopped by a signal (Ctrl-C, a CI runner's SIGTERM) dies without running
+# its EXIT trap and leaves its servers and proxies running. `exit` from a trap runs the EXIT trap
+# (a script's own, where it set one), with the status a shell killed by that signal reports.
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 start() {
   local name=$1

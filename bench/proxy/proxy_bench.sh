@@ -125,16 +125,17 @@ run() {  # run TARGET JSON [NAME PID]... (TARGET: a port, or with --client-leg s
   "$bin/ringrpc-bench" "${to[@]}" --prog "$prog" --proc "$proc" "${args[@]}" \
     --connections "$connections" --depth "$depth" --threads "$threads" --duration "$duration" \
     --warmup 1 --repetitions 1 ${BENCH_OPTS:-} --json "$json" >/dev/null &
-  local bench=$! before="" after="" names=(client) pids=()
+  local bench=$! before="" after="" names=(client) measured=()
+  track "$bench"
   if [ "$cpu" = 1 ]; then
-    pids=("$bench")
-    while [ $# -gt 0 ]; do names+=("$1"); pids+=("$2"); shift 2; done
+    measured=("$bench")
+    while [ $# -gt 0 ]; do names+=("$1"); measured+=("$2"); shift 2; done
     sleep 1.25  # the warm-up and a quarter second
-    before=$(ticks "${pids[@]}")
+    before=$(ticks "${measured[@]}")
     sleep "$window"
-    after=$(ticks "${pids[@]}")
+    after=$(ticks "${measured[@]}")
   fi
-  wait "$bench" || fail "ringrpc-bench failed ($target)"
+  reap "$bench" || fail "ringrpc-bench failed ($target)"
   jq -e '.summary.errors == 0' "$json" >/dev/null || fail "errors in $json: $(jq -c .summary "$json")"
   local rate
   rate=$(jq -r '.summary.calls_per_sec' "$json")

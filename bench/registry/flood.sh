@@ -29,7 +29,7 @@ one() {  # one REGISTRY: a flood against a fresh registry, its JSON line on stdo
   for _ in $(seq 100); do rpcinfo -p >/dev/null 2>&1 && break; sleep 0.05; done
   "$bin/ringrpc-registry-flood" --pid "$pid" --seconds "$secs" --rate "$rate" --tcp "$tcp" --json
   kill -TERM "$pid"
-  wait "$pid" 2>/dev/null || true
+  reap "$pid" 2>/dev/null || true
   rm -f /run/rpcbind.sock
 }
 

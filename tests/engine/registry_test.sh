@@ -54,7 +54,7 @@ grep -q "calling over tcp to 127.0.0.1:$tcp" "$work/client.err" ||
   fail "--no-shm did not bind over tcp: $(cat "$work/client.err")"
 
 kill -TERM "$server"
-wait "$server" || fail "square-server exited with $?"
+reap "$server" || fail "square-server exited with $?"
 if rpcinfo 127.0.0.1 | grep -q 824377344; then fail "still registered after SIGTERM"; fi
 [ ! -e "$work/square.shm" ] || fail "the shared-memory socket was left behind"
 echo "registry: all passed"

@@ -137,6 +137,7 @@ wait_for 5 bob '[.bindings[].connected] | all' || fail "Bob's bindings: $(status
   --payload 65536 --connections 16 --depth 32 --duration 4 --warmup 0 --timeout 30000 \
   --json "$work/bulk.json" >"$work/bulk.out" 2>&1 &
 bulk=$!
+track "$bulk"
 sleep 1
 kill -STOP "$pid_alice"
 wait_for 5 bob '.systems[0].clientsHeld > 0' || { kill -CONT "$pid_alice"; fail "Bob did not hold back: $(status bob)"; }
@@ -144,7 +145,7 @@ held_rss=$(rss "$pid_bob")
 sleep 1
 [ $(($(rss "$pid_bob") - held_rss)) -lt 8192 ] || { kill -CONT "$pid_alice"; fail "Bob kept queueing while held"; }
 kill -CONT "$pid_alice"
-wait "$bulk" || fail "the bulk load: $(cat "$work/bulk.out")"
+reap "$bulk" || fail "the bulk load: $(cat "$work/bulk.out")"
 jq -e '.summary.errors == 0 and .summary.calls > 100' "$work/bulk.json" >/dev/null ||
   fail "calls across the stall: $(jq -c .summary "$work/bulk.json")"
 echo "$test_name: ok"

@@ -40,7 +40,7 @@ mkdir "$work/shm"
 start stale "$bin/square-server" --port 0 --no-register --shards 1 --backend epoll \
   --shm "$work/shm/echoClient.shm"
 kill -KILL "$pid_stale"
-wait "$pid_stale" 2>/dev/null || true
+reap "$pid_stale" 2>/dev/null || true
 [ -S "$work/shm/echoClient.shm" ] || fail "the killed server left no socket file to replace"
 reg_opts=()
 [ "$registry" = yes ] || reg_opts=(--no-register)
@@ -64,13 +64,15 @@ grep -q "calling over shm to $sqs" "$work/client.err" ||
 "$bin/ringrpc-bench" --transport shm --shm "$sqs" --prog $sq --proc 1 --args-hex 00000007 \
   --connections 4 --depth 16 --duration 1 --warmup 0 --json "$work/square.json" >/dev/null &
 square_load=$!
+track "$square_load"
 "$bin/ringrpc-bench" --transport shm --shm "$ecs" --prog $ec --proc 1 --payload 65536 \
   --connections 2 --depth 4 --duration 1 --warmup 0 --json "$work/echo.json" >/dev/null &
 echo_load=$!
+track "$echo_load"
 "$peer" client-square tcp "$(local_port bob squareClient)" >/dev/null ||
   fail "libtirpc SQUARE over TCP beside the shared-memory calls"
-wait "$square_load" || fail "ringrpc-bench SQUARE over shared memory failed"
-wait "$echo_load" || fail "ringrpc-bench ECHO over shared memory failed"
+reap "$square_load" || fail "ringrpc-bench SQUARE over shared memory failed"
+reap "$echo_load" || fail "ringrpc-bench ECHO over shared memory failed"
 jq -e '.summary.errors == 0 and .summary.calls > 1000' "$work/square.json" >/dev/null ||
   fail "pipelined SQUAREs over shared memory: $(jq -c .summary "$work/square.json")"
 jq -e '.summary.errors == 0 and .summary.calls > 10' "$work/echo.json" >/dev/null ||
@@ -123,7 +125,7 @@ if [ "$registry" = yes ]; then
 fi
 
 kill -TERM "$bob"
-wait "$bob" || fail "Bob's proxy exited with $? on SIGTERM"
+reap "$bob" || fail "Bob's proxy exited with $? on SIGTERM"
 [ ! -e "$sqs" ] && [ ! -e "$ecs" ] || fail "the shared-memory sockets were left behind: $(ls -l "$work/shm")"
 if [ "$registry" = yes ] && rpcinfo 127.0.0.1 | grep -q " $sq "; then
   fail "Bob's services still registered after SIGTERM: $(rpcinfo 127.0.0.1 | grep $sq)"

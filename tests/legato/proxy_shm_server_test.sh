@@ -53,12 +53,13 @@ status alice | jq -e '.externs[] | select(.alias == "squareServer") | .stats.cal
 "$bin/ringrpc-bench" --port "$sqp" --prog $sq --proc 1 --args-hex 00000007 --connections 4 \
   --depth 16 --duration 3 --warmup 0 --repetitions 1 --timeout 2000 --json "$work/killed.json" >/dev/null 2>&1 &
 load=$!
+track "$load"
 sleep 1
 kill -KILL "$pid_square"
-wait "$pid_square" 2>/dev/null || true
+reap "$pid_square" 2>/dev/null || true
 wait_for 5 alice '.externs[] | select(.alias == "squareServer") | .server == ""' ||
   fail "Alice did not notice the server's death: $(status alice)"
-wait "$load" || true
+reap "$load" || true
 jq -e '.repetitions[0] | .calls > .errors' "$work/killed.json" >/dev/null ||
   fail "no call was answered before the kill: $(jq -c .repetitions "$work/killed.json")"
 # Every call ended: answered, or failed at once. None waited for the 2 s timeout.

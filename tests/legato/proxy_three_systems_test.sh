@@ -52,6 +52,7 @@ wait_for 5 bob '[.systems[].state == "UP"] | all' || fail "Bob's links: $(status
   --args-hex 00000009 --connections 2 --depth 8 --duration 4 --warmup 0 \
   --json "$work/bench.json" >"$work/bench.out" 2>&1 &
 bench=$!
+track "$bench"
 sleep 0.5
 
 # Added with the tool: connects and serves within a second, while SQUARE runs.
@@ -87,7 +88,7 @@ jq -e '.summary.errors == 10' "$work/gone.json" >/dev/null ||
   fail "calls after Carol was removed: $(jq -c .summary "$work/gone.json")"
 wait_for 3 carol '.systems[0].state == "DOWN"' || fail "Carol still has a link: $(status carol)"
 
-wait "$bench" || fail "ringrpc-bench through Bob -> Alice: $(cat "$work/bench.out")"
+reap "$bench" || fail "ringrpc-bench through Bob -> Alice: $(cat "$work/bench.out")"
 jq -e '.summary.errors == 0 and .summary.calls > 1000' "$work/bench.json" >/dev/null ||
   fail "the SQUARE calls during the changes: $(jq -c .summary "$work/bench.json")"
 jq -e '.systems[] | select(.systemName == "Alice") | .downs == 0 and .ups == 1' <(status bob) \

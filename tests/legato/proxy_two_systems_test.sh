@@ -132,11 +132,12 @@ wait_for 3 bob '.systems[0].unmatched >= 1' || fail "the late answer was not dro
 kill -STOP "$pid_tirpc"  # the server holds the call: it is in flight when the link goes
 "$peer" client-square-once tcp "$sqp" >"$work/inflight.out" 2>"$work/inflight.err" &
 client=$!
+track "$client"
 wait_for 5 bob '.systems[0].inFlight >= 1' || fail "the call never reached the link: $(status bob)"
 t0=$SECONDS
 kill -KILL "$pid_alice"
-wait "$pid_alice" 2>/dev/null || true
-if ! wait "$client"; then :; fi
+reap "$pid_alice" 2>/dev/null || true
+reap "$client" || true
 [ $((SECONDS - t0)) -le 3 ] || fail "the in-flight call took $((SECONDS - t0)) s to fail"
 grep -q "RPC: Remote system error" "$work/inflight.err" ||
   fail "the in-flight call did not fail with SYSTEM_ERR: $(cat "$work/inflight.out" "$work/inflight.err")"
@@ -170,7 +171,7 @@ wait_for 5 bob '[.bindings[].connected] | all' || fail "no reconnect after the s
 
 # --- clean stop -------------------------------------------------------------------------------
 kill -TERM "$pid_bob"
-wait "$pid_bob" || fail "Bob's proxy did not stop cleanly on SIGTERM"
+reap "$pid_bob" || fail "Bob's proxy did not stop cleanly on SIGTERM"
 if [ $registry = yes ]; then
   sleep 0.3
   if rpcinfo -p 127.0.0.1 | grep -Eq "^ +$sq +1 +tcp +$sqp( |$)"; then

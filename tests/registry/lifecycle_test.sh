@@ -28,7 +28,7 @@ state=$work/state
 
 stop_pid() {
   kill -TERM "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
+  reap "$1" 2>/dev/null || true
 }
 # until SECONDS CMD...: true as soon as CMD succeeds, false after SECONDS.
 until_ok() {
@@ -71,14 +71,14 @@ diff -u "$work/before-dump" "$work/after-dump" >&2 || fail "the dump changed acr
 "$peer" client-bind tcp >/dev/null || fail "clnt_create after the restart"
 # Killed without a chance to save: the file written at each change is what counts.
 kill -KILL "$pid_bind"
-wait "$pid_bind" 2>/dev/null || true
+reap "$pid_bind" 2>/dev/null || true
 start bind "$bin/ringrpc-bind" --state "$state" --sweep-interval 200
 rpcinfo -p >"$work/after-kill-p"
 diff -u "$work/before-p" "$work/after-kill-p" >&2 || fail "rpcinfo -p changed across a SIGKILL"
 
 # --- dead servers' registrations go ---------------------------------------------------------
 kill -KILL "$pid_echo"
-wait "$pid_echo" 2>/dev/null || true
+reap "$pid_echo" 2>/dev/null || true
 until_ok 5 not_registered $ec || fail "a SIGKILLed server is still registered after 5 s"
 registered $sq || fail "the live rpcgen server's registration went too"
 stop_pid "$tirpc"

@@ -40,7 +40,7 @@ start_registry() {
 
 stop_pid() {
   kill -TERM "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
+  reap "$1" 2>/dev/null || true
 }
 
 # run TOOL REGISTRY OUT [with-final-m]: one scenario's transcript in OUT.
