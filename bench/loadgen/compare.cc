@@ -5,6 +5,8 @@
 #include <fstream>
 #include <map>
 
+#include "bench/loadgen/host_cpu.h"
+
 namespace ringrpc::bench {
 
 using nlohmann::json;
@@ -83,6 +85,19 @@ bool compare_results(const json& base, const json& next, const CompareOptions& o
     notes.push_back(
         "the two runs did not use the same target and load; the comparison may "
         "say more about the set-up than about the code");
+  }
+  // Steal is the host's neighbours, not the code: a regression found while either run had a lot
+  // of it may be theirs. The gate still decides; the reader is told.
+  for (int i = 0; i < 2; ++i) {
+    const std::vector<double> steal = samples(i == 0 ? base : next, "host_steal_pct");
+    if (!steal.empty() && max_of(steal) >= kNotableSteal * 100) {
+      char text[160];
+      std::snprintf(text, sizeof text,
+                    "%s ran while the hypervisor took up to %.0f%% of the host's CPU time "
+                    "(steal): its figures depend on the host's neighbours",
+                    i == 0 ? "BASE" : "NEW", max_of(steal));
+      notes.emplace_back(text);
+    }
   }
   std::vector<std::string> metrics = options.metrics;
   if (metrics.empty()) {

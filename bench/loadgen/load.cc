@@ -11,8 +11,11 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
+
+#include "bench/loadgen/host_cpu.h"
 
 namespace ringrpc::bench {
 
@@ -511,11 +514,13 @@ LoadResult run_load(const LoadSpec& spec_in, const LoadHooks& hooks) {
   LoadResult out;
   std::vector<double> cpu_at(spec.repetitions + 1, 0);
   std::vector<double> server_at(spec.repetitions + 1, -1);
+  std::vector<std::optional<HostCpuTicks>> host_at(spec.repetitions + 1);
   std::vector<double> counted(spec.repetitions, -1);
   std::vector<double> rep_seconds(spec.repetitions, spec.duration_s);
   auto sample = [&](unsigned edge) {
     cpu_at[edge] = self_cpu_seconds();
     if (hooks.server_pid > 0) server_at[edge] = process_cpu_seconds(hooks.server_pid);
+    host_at[edge] = read_host_cpu();
   };
   auto progress = [&](bool warming) {
     if (hooks.progress) {
@@ -617,6 +622,12 @@ LoadResult run_load(const LoadSpec& spec_in, const LoadHooks& hooks) {
     rep.client_cpu_s = cpu_at[r + 1] - cpu_at[r];
     if (server_at[r] >= 0 && server_at[r + 1] >= 0)
       rep.server_cpu_s = server_at[r + 1] - server_at[r];
+    if (host_at[r] && host_at[r + 1]) {
+      if (const auto share = host_share(*host_at[r], *host_at[r + 1])) {
+        rep.host_busy = share->busy;
+        rep.host_steal = share->steal;
+      }
+    }
     if (counted[r] >= 0 && rep.calls > 0) {
       rep.instructions_per_call = counted[r] / static_cast<double>(rep.calls);
     }

@@ -81,6 +81,10 @@ struct RepResult {
   double client_cpu_s = 0;            // user + system time of this process in the window
   double server_cpu_s = -1;           // of the server process, when its pid is known (-1: unknown)
   double instructions_per_call = -1;  // LoadHooks::after_rep's count per call (-1: none)
+  // The whole host's CPUs over the window (bench/loadgen/host_cpu.h): shares in [0, 1], -1 when
+  // /proc/stat could not be read.
+  double host_busy = -1;
+  double host_steal = -1;
 
   double calls_per_sec() const { return seconds > 0 ? static_cast<double>(calls) / seconds : 0; }
 };

@@ -118,6 +118,8 @@ void print_help() {
       "  --label NAME        a name for the run in reports\n"
       "  --quiet             no progress line\n"
       "  --allow-errors      exit 0 even when calls failed\n"
+      "The table ends with the whole host's CPU over the measured windows: busy, and\n"
+      "stolen by the hypervisor for other guests (steal); from 5%% of steal on, a note.\n"
       "\n"
       "suite: starts square-server, echo-server, tirpc_peer (rpcgen's server for the same .x\n"
       "files) and ringrpc-raw-echo from the build, drives each with the same load in\n"

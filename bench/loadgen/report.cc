@@ -12,6 +12,7 @@
 #include <map>
 #include <sstream>
 
+#include "bench/loadgen/host_cpu.h"
 #include "bench/loadgen/stats.h"
 
 #ifndef RINGRPC_VERSION
@@ -164,6 +165,8 @@ std::vector<std::pair<std::string, double>> rep_figures(const RunReport& r, cons
     }
   }
   if (rep.seconds > 0) f.emplace_back("client_cpu_util", rep.client_cpu_s / rep.seconds);
+  if (rep.host_busy >= 0) f.emplace_back("host_busy_pct", rep.host_busy * 100);
+  if (rep.host_steal >= 0) f.emplace_back("host_steal_pct", rep.host_steal * 100);
   return f;
 }
 
@@ -176,6 +179,17 @@ void analyse(RunReport& r) {
     errors += rep.errors;
     cpu += rep.client_cpu_s;
     secs += rep.seconds;
+  }
+  if (!instruction_mode(r)) {
+    double steal = -1;
+    for (const RepResult& rep : res.reps) steal = std::max(steal, rep.host_steal);
+    if (steal >= kNotableSteal) {
+      r.warnings.push_back(
+          fmt("the hypervisor took up to %.0f%% of this host's CPU time for other guests (steal) "
+              "in a measured window: throughput and latency depend on the neighbours, and compare "
+              "poorly with a run on a quiet host",
+              steal * 100));
+    }
   }
   if (!instruction_mode(r) && secs > 0) {
     // A thread of ours that is busy nearly all the time cannot ask faster: the figures are the
@@ -389,6 +403,17 @@ void print_table(std::FILE* out, const RunReport& r) {
                  rate_text(max_of(rates)).c_str(), rates.size(), us(res.latency.quantile(0.5)),
                  us(res.latency.quantile(0.9)), us(res.latency.quantile(0.99)),
                  us(res.latency.quantile(0.999)), us(res.latency.max()));
+    std::vector<double> busy, steal;
+    for (const RepResult& rep : res.reps) {
+      if (rep.host_busy >= 0) busy.push_back(rep.host_busy * 100);
+      if (rep.host_steal >= 0) steal.push_back(rep.host_steal * 100);
+    }
+    if (!busy.empty() && !steal.empty()) {
+      std::fprintf(out,
+                   "host CPU (all %ld CPUs, medians): busy %.0f%%, stolen by the hypervisor "
+                   "%.0f%% (max %.0f%%)\n",
+                   sysconf(_SC_NPROCESSORS_ONLN), median(busy), median(steal), max_of(steal));
+    }
     ErrorCounts all{};
     for (const RepResult& rep : res.reps) {
       for (size_t k = 0; k < kErrcCount; ++k) all[k] += rep.errors_by_kind[k];

@@ -8,7 +8,8 @@
 //     "summary": { medians over the repetitions, with "spread": {figure: [min, max]} },
 //     "repetitions": [ {"calls", "errors", "seconds", "calls_per_sec", "mb_per_sec", "p50_us",
 //                       "p90_us", "p99_us", "p999_us", "max_us", "mean_us",
-//                       "client_cpu_us_per_call", "server_cpu_us_per_call",
+//                       "client_cpu_us_per_call", "server_cpu_us_per_call", "client_cpu_util",
+//                       "host_busy_pct", "host_steal_pct",
 //                       "instructions_per_call", "errors_by_kind": {KEY: count}} ],
 //     "timeline": {"interval_s", "t": [...], "calls_per_sec": [...], "p50_us": [...], ...},
 //     "histogram": {"unit": "ns", "buckets": [[upper_ns, count], ...]}, "warnings": [...] }
@@ -47,7 +48,8 @@ const char* error_key(Errc e) noexcept;
 // Figures of a repetition by name, as in the JSON (only those measured).
 std::vector<std::pair<std::string, double>> rep_figures(const RunReport& r, const RepResult& rep);
 // Adds the warnings a reader must see: the load generator as the bottleneck (its CPU, its lag
-// behind the open-loop schedule), calls never sent, errors.
+// behind the open-loop schedule), calls never sent, errors, and a host whose hypervisor took
+// much of its CPU time for other guests (steal) while it measured.
 void analyse(RunReport& r);
 
 nlohmann::json environment_json(const std::string& client_backend);

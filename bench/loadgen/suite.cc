@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/loadgen/host_cpu.h"
 #include "bench/loadgen/load.h"
 #include "bench/loadgen/process.h"
 #include "bench/loadgen/report.h"
@@ -260,6 +261,24 @@ int run_suite(const SuiteOptions& o) {
       "\n(%u interleaved rounds of %.1f s per measurement; servers with 2 shards on %s; "
       "client event loop %s; tirpc_peer is rpcgen's svc_run server, one thread)\n",
       o.rounds, o.seconds, backend.c_str(), client_backend.c_str());
+
+  std::vector<double> steal;
+  for (const auto& [key, figures] : results) {
+    const auto it = figures.find("host_steal_pct");
+    if (it != figures.end()) steal.insert(steal.end(), it->second.begin(), it->second.end());
+  }
+  if (!steal.empty()) {
+    std::printf(
+        "(host CPU stolen by the hypervisor for other guests: median %.0f%%, max %.0f%% of "
+        "the runs' time)\n",
+        median(steal), max_of(steal));
+    if (max_of(steal) >= kNotableSteal * 100) {
+      std::printf(
+          "note: steal passed %.0f%% in some runs: the ratios depend on the host's neighbours "
+          "then, and a missed target may be theirs\n",
+          kNotableSteal * 100);
+    }
+  }
 
   bool missed = false;
   for (const Row& r : rows) missed |= r.target != "(information)" && !r.met;

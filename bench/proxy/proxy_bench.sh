@@ -9,8 +9,9 @@
 # shared memory, as it does any ringrpc server on its host that offers it (the direct runs go
 # to the same servers over TCP, as the proxied ones reach Bob; with --client-leg shm both over
 # shared memory). ringrpc-bench drives, round by round and interleaved, the server directly and
-# the same server through Bob -> Alice, and the script prints each round's ratio, then the
-# median and spread.
+# the same server through Bob -> Alice, and the script prints each round's ratio (and how much
+# of the host's CPU the hypervisor took for other guests in each run), then the median and
+# spread.
 #
 # usage: proxy_bench.sh BIN_DIR [--rounds N] [--duration S] [--connections C] [--depth D]
 #                                [--workload null|square|echo4k|echo64k] [--threads T]
@@ -155,7 +156,14 @@ run() {  # run TARGET JSON [NAME PID]... (TARGET: a port, or with --client-leg s
 echo "workload $workload: ${connections} connections x ${depth} in flight, ${duration} s per run," \
   "$rounds interleaved rounds, link over $link, Alice to the servers over $leg," \
   "the client to the server and to Bob over $client_leg"
-printf '%-6s %14s %14s %8s\n' round direct proxied ratio
+steal_of() {  # steal_of RESULT.json: the run's host_steal_pct to one decimal, "-" if unread
+  jq -r '.repetitions[0].host_steal_pct // "-"' "$1" |
+    awk '{ if ($1 == "-") print "-"; else printf "%.1f\n", $1 }'
+}
+# steal: the share of the host's CPU time the hypervisor gave other guests during each of the
+# round's two runs (ringrpc-bench's host_steal_pct); rounds with much of it say more about the
+# neighbours than about the proxies.
+printf '%-6s %14s %14s %8s %12s\n' round direct proxied ratio 'steal d/p %'
 [ "$cpu" = 1 ] && echo "(--cpu: each process's CPU time per call in us, user+system, in the line under its run)"
 ratios=()
 for r in $(seq "$rounds"); do
@@ -167,7 +175,8 @@ for r in $(seq "$rounds"); do
   p=$(cat "$work/rate")
   ratio=$(awk -v p="$p" -v d="$d" 'BEGIN { printf "%.3f", p / d }')
   ratios+=("$ratio")
-  printf '%-6s %14.0f %14.0f %8s\n' "$r" "$d" "$p" "$ratio"
+  steal="$(steal_of "$work/direct-$r.json")/$(steal_of "$work/proxy-$r.json")"
+  printf '%-6s %14.0f %14.0f %8s %12s\n' "$r" "$d" "$p" "$ratio" "$steal"
   if [ "$cpu" = 1 ]; then
     echo "         direct:  $dcpu"
     echo "         proxied: $cpu_line"

@@ -1,5 +1,6 @@
 // ringrpc-bench's arithmetic: histogram precision, the t distribution against published values,
-// the regression test's verdicts, and compare's reading of result files.
+// the regression test's verdicts, compare's reading of result files, and the host's CPU shares
+// read from /proc/stat.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,6 +8,7 @@
 
 #include "bench/loadgen/compare.h"
 #include "bench/loadgen/histogram.h"
+#include "bench/loadgen/host_cpu.h"
 #include "bench/loadgen/stats.h"
 
 namespace ringrpc::bench {
@@ -147,6 +149,92 @@ TEST(Compare, RejectsWhatItCannotCompare) {
   nlohmann::json newer = result({1, 1}, {});
   newer["schema"] = 2;
   EXPECT_FALSE(compare_results(result({1, 1}, {}), newer, {}, v, notes, &err));
+}
+
+TEST(Compare, SaysWhenARunHadStealButStillGates) {
+  std::vector<MetricVerdict> v;
+  std::vector<std::string> notes;
+  std::string err;
+  nlohmann::json base = result({}, {100, 101, 99});
+  nlohmann::json next = result({}, {50, 51, 49});
+  for (auto& r : base["repetitions"]) r["host_steal_pct"] = 0.4;
+  ASSERT_TRUE(compare_results(base, next, {}, v, notes, &err)) << err;
+  for (const std::string& n : notes) EXPECT_EQ(n.find("steal"), std::string::npos) << n;
+
+  for (auto& r : next["repetitions"]) r["host_steal_pct"] = 3.0;
+  next["repetitions"][1]["host_steal_pct"] = 31.6;
+  notes.clear();
+  v.clear();
+  ASSERT_TRUE(compare_results(base, next, {}, v, notes, &err)) << err;
+  bool told = false;
+  for (const std::string& n : notes) {
+    if (n.find("NEW ran while the hypervisor took up to 32%") != std::string::npos) told = true;
+    EXPECT_EQ(n.find("BASE ran"), std::string::npos) << n;
+  }
+  EXPECT_TRUE(told);
+  ASSERT_FALSE(v.empty());
+  EXPECT_EQ(v[0].name, "calls_per_sec");
+  EXPECT_TRUE(v[0].c.regressed);  // the note informs; the verdict stands
+}
+
+TEST(HostCpu, ParsesTheAggregateLine) {
+  // As kernel 6.x prints it: ten counters (guest and guest_nice last).
+  const auto t = parse_proc_stat(
+      "cpu  497484 0 108702 8318785 41315 0 32489 29995 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->user, 497484u);
+  EXPECT_EQ(t->system, 108702u);
+  EXPECT_EQ(t->idle, 8318785u);
+  EXPECT_EQ(t->iowait, 41315u);
+  EXPECT_EQ(t->softirq, 32489u);
+  EXPECT_EQ(t->steal, 29995u);
+  // Before 2.6.11 there was no steal (and before 2.5.41 no iowait): missing reads as 0.
+  const auto old = parse_proc_stat("cpu 10 20 30 40");
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->idle, 40u);
+  EXPECT_EQ(old->steal, 0u);
+}
+
+TEST(HostCpu, RejectsWhatIsNotTheAggregateLine) {
+  for (const char* bad :
+       {"", "cpu", "cpu0 1 2 3 4 5 6 7 8", "intr 1 2 3 4", "cpu  1 2 3", "cpu  1 2 x 4",
+        "cpu  1 2 3 4 five", "cpu  1 2 3 4 5 6 7 8 nine", "CPU  1 2 3 4"}) {
+    EXPECT_FALSE(parse_proc_stat(bad)) << '"' << bad << '"';
+  }
+}
+
+TEST(HostCpu, SharesOfAWindow) {
+  HostCpuTicks a{100, 0, 50, 1000, 10, 0, 5, 20};
+  HostCpuTicks b = a;
+  b.user += 120;  // 400 ticks in all: two CPUs for two seconds at USER_HZ 100
+  b.system += 40;
+  b.softirq += 20;
+  b.idle += 60;
+  b.iowait += 60;
+  b.steal += 100;
+  const auto s = host_share(a, b);
+  ASSERT_TRUE(s);
+  EXPECT_DOUBLE_EQ(s->busy, 180.0 / 400);
+  EXPECT_DOUBLE_EQ(s->idle, 120.0 / 400);
+  EXPECT_DOUBLE_EQ(s->steal, 100.0 / 400);
+
+  EXPECT_FALSE(host_share(a, a));  // no tick passed
+  HostCpuTicks back = b;
+  back.user = a.user - 1;
+  EXPECT_FALSE(host_share(a, back));  // a counter that only grows went back: not one host
+  HostCpuTicks io = b;
+  io.iowait = a.iowait - 5;  // proc(5): iowait can decrease
+  const auto t = host_share(a, io);
+  ASSERT_TRUE(t);
+  EXPECT_DOUBLE_EQ(t->idle, 60.0 / 340);
+}
+
+TEST(HostCpu, ReadsThisHost) {
+  const auto a = read_host_cpu();
+  if (!a) GTEST_SKIP() << "/proc/stat cannot be read here";
+  const auto b = read_host_cpu();
+  ASSERT_TRUE(b);
+  EXPECT_GE(b->user + b->system + b->idle, a->user + a->system + a->idle);
 }
 
 }  // namespace

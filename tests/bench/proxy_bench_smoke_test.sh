@@ -15,7 +15,7 @@ script=$(dirname "$0")/../../bench/proxy/proxy_bench.sh
 "$script" "$bin" --rounds 1 --duration 1 --cpu >"$work/null.out" 2>&1 ||
   fail "proxy_bench.sh --cpu failed: $(cat "$work/null.out")"
 num='[0-9]+(\.[0-9]+)?'
-grep -Eq "^1 +[0-9]+ +[0-9]+ +$num\$" "$work/null.out" || fail "no round line: $(cat "$work/null.out")"
+grep -Eq "^1 +[0-9]+ +[0-9]+ +$num +$num/$num\$" "$work/null.out" || fail "no round line: $(cat "$work/null.out")"
 grep -Eq "^ +direct: +client $num\+$num +server $num\+$num +all $num\$" "$work/null.out" ||
   fail "no CPU line for the direct run: $(cat "$work/null.out")"
 grep -Eq "^ +proxied: +client $num\+$num +bob $num\+$num +alice $num\+$num +server $num\+$num +all $num\$" \
