@@ -21,6 +21,8 @@ grep -Eq "^ +direct: +client $num\+$num +server $num\+$num +all $num\$" "$work/n
 grep -Eq "^ +proxied: +client $num\+$num +bob $num\+$num +alice $num\+$num +server $num\+$num +all $num\$" \
   "$work/null.out" || fail "no CPU line for the proxied run: $(cat "$work/null.out")"
 grep -q '^proxied/direct throughput: median' "$work/null.out" || fail "no summary: $(cat "$work/null.out")"
+grep -Eq '^rounds with under 5% steal in both runs: (1 of 1, median|none of 1)' "$work/null.out" ||
+  fail "no quiet-rounds line: $(cat "$work/null.out")"
 
 "$script" "$bin" --rounds 1 --duration 1 --workload echo4k --link unix --server-leg tcp \
   >"$work/echo.out" 2>&1 || fail "proxy_bench.sh echo4k/unix/tcp failed: $(cat "$work/echo.out")"
