@@ -25,8 +25,8 @@ std::optional<HostCpuTicks> parse_proc_stat(std::string_view text) {
   }
   if (n < 4) return std::nullopt;  // user nice system idle are there on every kernel
   while (*p == ' ' || *p == '\t') ++p;
-  if (n == 8 && *p != '\0' && (*p < '0' || *p > '9')) return std::nullopt;
-  if (n < 8 && *p != '\0') return std::nullopt;
+  // After all eight, newer kernels' guest counters may follow; anything else is not this line.
+  if (*p != '\0' && (n < 8 || *p < '0' || *p > '9')) return std::nullopt;
   return HostCpuTicks{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
 }
 

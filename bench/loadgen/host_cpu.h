@@ -15,7 +15,7 @@ namespace ringrpc::bench {
 
 // From this share of steal in any measured window on, ringrpc-bench's report and `compare` say
 // so. An idle guest of our machine class sees well under 1%; one whose neighbours are busy sees
-// 20-40% under load, and its throughput varies by 2x from run to run.
+// 20-40% under load, and its throughput varies by up to 3-4x from run to run.
 inline constexpr double kNotableSteal = 0.05;
 
 // The aggregate "cpu" line's counters, in ticks since boot.
