@@ -21,17 +21,20 @@
 #                                    and Bob: shm offers Bob's services with --shm-dir and
 #                                    calls both over shared memory)
 #                                [--cpu]  (also each process's CPU time per call, from /proc)
+#                                [--loop] (also each proxy's loop per proxied run: calls and
+#                                    socket sends and receives an iteration, polls that found
+#                                    nothing; from ringrpc-tool stats)
 # PROXY_OPTS in the environment adds options to both proxies (e.g. "--idle-poll 50"), ALICE_OPTS
 # or BOB_OPTS to one of them, SERVER_OPTS to the two servers (which the direct runs call too),
 # BENCH_OPTS to every ringrpc-bench run.
 set -euo pipefail
 case ${1:-} in
-  -h|--help|'') sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; [ -n "${1:-}" ]; exit ;;
+  -h|--help|'') sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; [ -n "${1:-}" ]; exit ;;
 esac
 bin=$1
 shift
 rounds=5 duration=3 connections=16 depth=32 workload=null threads=1 link=tcp leg=shm cpu=0
-client_leg=tcp
+client_leg=tcp loop=0
 while [ $# -gt 0 ]; do
   case $1 in
     --rounds) rounds=$2; shift 2 ;;
@@ -44,7 +47,8 @@ while [ $# -gt 0 ]; do
     --server-leg) leg=$2; shift 2 ;;
     --client-leg) client_leg=$2; shift 2 ;;
     --cpu) cpu=1; shift ;;
-    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --loop) loop=1; shift ;;
+    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "proxy_bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -104,6 +108,26 @@ if [ "$client_leg" = shm ]; then
   else direct=$work/echo.shm proxied=$work/echoClient.shm; fi
 fi
 if [ "$prog" = "$sq" ]; then server_pid=$pid_square; else server_pid=$pid_echo; fi
+if [ "$prog" = "$sq" ]; then binding=squareClient; else binding=echoClient; fi
+# --loop: a proxy's loop counters and the calls Bob's binding answered, as one JSON object.
+loop_of() {
+  status "$1" | jq -c --arg b "$binding" \
+    '.loop + {calls: ([.bindings[]? | select(.serviceName == $b) | .stats.calls] | add // 0)}'
+}
+# --loop: what each proxy's loop did between two loop_of readings of each, calls counted at Bob
+# (each call crosses both proxies once each way).
+loop_line() {  # loop_line BOB_BEFORE BOB_AFTER ALICE_BEFORE ALICE_AFTER
+  jq -rn --argjson b1 "$1" --argjson b2 "$2" --argjson a1 "$3" --argjson a2 "$4" '
+    ($b2.calls - $b1.calls) as $calls
+    | def per(x; y; k): if (y.iterations - x.iterations) > 0
+        then ((y[k] - x[k]) / (y.iterations - x.iterations)) else 0 end;
+      def side(name; x; y): "\(name) \(if (y.iterations - x.iterations) > 0
+          then ($calls / (y.iterations - x.iterations) | . * 10 | round / 10) else 0 end) calls,"
+        + " \(per(x; y; "sendCalls") | . * 100 | round / 100) sends,"
+        + " \(per(x; y; "recvCalls") | . * 100 | round / 100) receives an iteration,"
+        + " \(y.idlePollMisses - x.idlePollMisses) empty polls";
+      side("bob"; $b1; $b2) + ";  " + side("alice"; $a1; $a2)'
+}
 # --cpu: user and system time (clock ticks, /proc/PID/stat fields 14 and 15) of each process,
 # sampled inside the measured window: from a quarter second after the warm-up to half a second
 # before the end. A process gone by then reads as "x".
@@ -165,14 +189,17 @@ steal_of() {  # steal_of RESULT.json: the run's host_steal_pct to one decimal, "
 # neighbours than about the proxies.
 printf '%-6s %14s %14s %8s %12s\n' round direct proxied ratio 'steal d/p %'
 [ "$cpu" = 1 ] && echo "(--cpu: each process's CPU time per call in us, user+system, in the line under its run)"
+[ "$loop" = 1 ] && echo "(--loop: each proxy's loop during the proxied run, warm-up included, in the line under it)"
 ratios=() quiet=()
 for r in $(seq "$rounds"); do
   run "$direct" "$work/direct-$r.json" server "$server_pid" >"$work/rate"
   d=$(cat "$work/rate")
   dcpu=$cpu_line
+  if [ "$loop" = 1 ]; then lb=$(loop_of bob) la=$(loop_of alice); fi
   run "$proxied" "$work/proxy-$r.json" bob "$pid_bob" alice "$pid_alice" server "$server_pid" \
     >"$work/rate"
   p=$(cat "$work/rate")
+  [ "$loop" = 1 ] && loop_text=$(loop_line "$lb" "$(loop_of bob)" "$la" "$(loop_of alice)")
   ratio=$(awk -v p="$p" -v d="$d" 'BEGIN { printf "%.3f", p / d }')
   ratios+=("$ratio")
   sd=$(steal_of "$work/direct-$r.json") sp=$(steal_of "$work/proxy-$r.json")
@@ -186,6 +213,7 @@ for r in $(seq "$rounds"); do
     echo "         direct:  $dcpu"
     echo "         proxied: $cpu_line"
   fi
+  if [ "$loop" = 1 ]; then echo "         loops: $loop_text"; fi
 done
 summary() {  # summary RATIO...: "median Mx (min A, max B)"
   local sorted

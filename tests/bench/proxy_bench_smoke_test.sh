@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/proxy/proxy_bench.sh still runs end to end and prints what bench/README.md quotes: one
-# short round of NULL with --cpu, and one of ECHO 4 KiB over a Unix link with Alice reaching
+# short round of NULL with --cpu and --loop, and one of ECHO 4 KiB over a Unix link with Alice reaching
 # the servers over TCP, each table well formed. Nothing here gates on the numbers (one round
 # on a loaded 2-core machine says nothing); bench/README.md has the measured ones.
 #
@@ -12,14 +12,18 @@ source "$(dirname "$0")/../../scripts/process_helpers.sh"
 script=$(dirname "$0")/../../bench/proxy/proxy_bench.sh
 
 "$script" --help | grep -q -- '--cpu' || fail "--help does not list --cpu"
-"$script" "$bin" --rounds 1 --duration 1 --cpu >"$work/null.out" 2>&1 ||
-  fail "proxy_bench.sh --cpu failed: $(cat "$work/null.out")"
+"$script" --help | grep -q -- '--loop' || fail "--help does not list --loop"
+"$script" "$bin" --rounds 1 --duration 1 --cpu --loop >"$work/null.out" 2>&1 ||
+  fail "proxy_bench.sh --cpu --loop failed: $(cat "$work/null.out")"
 num='[0-9]+(\.[0-9]+)?'
 grep -Eq "^1 +[0-9]+ +[0-9]+ +$num +$num/$num\$" "$work/null.out" || fail "no round line: $(cat "$work/null.out")"
 grep -Eq "^ +direct: +client $num\+$num +server $num\+$num +all $num\$" "$work/null.out" ||
   fail "no CPU line for the direct run: $(cat "$work/null.out")"
 grep -Eq "^ +proxied: +client $num\+$num +bob $num\+$num +alice $num\+$num +server $num\+$num +all $num\$" \
   "$work/null.out" || fail "no CPU line for the proxied run: $(cat "$work/null.out")"
+side='[a-z]+ [0-9]+(\.[0-9]+)? calls, [0-9.]+ sends, [0-9.]+ receives an iteration, [0-9]+ empty polls'
+grep -Eq "^ +loops: bob [1-9]" "$work/null.out" && grep -Eq "^ +loops: $side;  $side\$" "$work/null.out" ||
+  fail "no loop line for the proxied run (or Bob's loop answered no calls): $(cat "$work/null.out")"
 grep -q '^proxied/direct throughput: median' "$work/null.out" || fail "no summary: $(cat "$work/null.out")"
 grep -Eq '^rounds with under 5% steal in both runs: (1 of 1, median|none of 1)' "$work/null.out" ||
   fail "no quiet-rounds line: $(cat "$work/null.out")"
