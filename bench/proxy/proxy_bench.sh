@@ -119,12 +119,11 @@ loop_of() {
 loop_line() {  # loop_line BOB_BEFORE BOB_AFTER ALICE_BEFORE ALICE_AFTER
   jq -rn --argjson b1 "$1" --argjson b2 "$2" --argjson a1 "$3" --argjson a2 "$4" '
     ($b2.calls - $b1.calls) as $calls
-    | def per(x; y; k): if (y.iterations - x.iterations) > 0
-        then ((y[k] - x[k]) / (y.iterations - x.iterations)) else 0 end;
-      def side(name; x; y): "\(name) \(if (y.iterations - x.iterations) > 0
-          then ($calls / (y.iterations - x.iterations) | . * 10 | round / 10) else 0 end) calls,"
-        + " \(per(x; y; "sendCalls") | . * 100 | round / 100) sends,"
-        + " \(per(x; y; "recvCalls") | . * 100 | round / 100) receives an iteration,"
+    | def per(n; x; y): if y.iterations > x.iterations then n / (y.iterations - x.iterations)
+        else 0 end;
+      def side(name; x; y): "\(name) \(per($calls; x; y) | . * 10 | round / 10) calls,"
+        + " \(per(y.sendCalls - x.sendCalls; x; y) | . * 100 | round / 100) sends,"
+        + " \(per(y.recvCalls - x.recvCalls; x; y) | . * 100 | round / 100) receives an iteration,"
         + " \(y.idlePollMisses - x.idlePollMisses) empty polls";
       side("bob"; $b1; $b2) + ";  " + side("alice"; $a1; $a2)'
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/proxy/proxy_bench.sh still runs end to end and prints what bench/README.md quotes: one
-# short round of NULL with --cpu and --loop, and one of ECHO 4 KiB over a Unix link with Alice reaching
-# the servers over TCP, each table well formed. Nothing here gates on the numbers (one round
+# short round of NULL with --cpu and --loop, and one of ECHO 4 KiB over a Unix link with Alice
+# reaching the servers over TCP, each table well formed. Nothing here gates on the numbers (one round
 # on a loaded 2-core machine says nothing); bench/README.md has the measured ones.
 #
 # usage: proxy_bench_smoke_test.sh BIN_DIR
