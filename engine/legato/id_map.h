@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -156,7 +157,8 @@ class IdMap {
     Slot& s = ring_[key & mask()];
     if (s.used && s.key == key) {
       s.used = false;
-      s.value = V{};
+      // A value that owns nothing can stay behind in a free slot; anything else is let go now.
+      if constexpr (!std::is_trivially_destructible_v<V>) s.value = V{};
       --in_ring_;
       return true;
     }

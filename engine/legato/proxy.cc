@@ -12,7 +12,9 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 
+#include "codec/byteswap.h"
 #include "codec/record_marking.h"
 #include "codec/xdr_writer.h"
 #include "engine/legato/id_map.h"
@@ -33,15 +35,8 @@ constexpr uint32_t kProgUnavail = 1;
 constexpr uint32_t kProgMismatch = 2;
 constexpr uint32_t kSystemErr = 5;
 
-uint32_t be32(const uint8_t* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-}
-void put_be32(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v >> 24);
-  p[1] = static_cast<uint8_t>(v >> 16);
-  p[2] = static_cast<uint8_t>(v >> 8);
-  p[3] = static_cast<uint8_t>(v);
-}
+using xdr::load_be32;
+using xdr::store_be32;
 
 // An accepted reply with no results (RFC 5531 9): xid, REPLY, MSG_ACCEPTED, AUTH_NONE verifier,
 // the status, and for PROG_MISMATCH the versions served.
@@ -51,14 +46,14 @@ struct ErrorReply {
   ErrorReply(uint32_t xid, uint32_t astat, uint32_t low = 0, uint32_t high = 0) {
     const uint32_t words[] = {xid, kReply, 0, 0, 0, astat, low, high};
     const size_t n = astat == kProgMismatch ? 8 : 6;
-    for (size_t i = 0; i < n; ++i) put_be32(bytes + 4 * i, words[i]);
+    for (size_t i = 0; i < n; ++i) store_be32(bytes + 4 * i, words[i]);
     size = 4 * n;
   }
   // MSG_DENIED RPC_MISMATCH, versions 2 to 2.
   static ErrorReply rpc_mismatch(uint32_t xid) {
     ErrorReply r(xid, 0);
     const uint32_t words[] = {xid, kReply, 1, 0, 2, 2};
-    for (size_t i = 0; i < 6; ++i) put_be32(r.bytes + 4 * i, words[i]);
+    for (size_t i = 0; i < 6; ++i) store_be32(r.bytes + 4 * i, words[i]);
     r.size = 24;
     return r;
   }
@@ -152,8 +147,7 @@ void LatencyHistogram::record(uint64_t us) noexcept {
   ++count;
   total_us += us;
   if (us > max_us) max_us = us;
-  // 8 buckets per doubling above 1 us.
-  // 8 buckets per doubling: the position of the top bit, then the 3 bits below it.
+  // 8 buckets per doubling above 1 us: the position of the top bit, then the 3 bits below it.
   int b = 0;
   if (us > 1) {
     const int top = 63 - __builtin_clzll(us);
@@ -417,15 +411,17 @@ struct Proxy::RemoteServer final : transport::StreamHandler, transport::Timer {
   CallStats stats;
 };
 
-// A call from a local client, in flight on a link.
+// A call from a local client, in flight on a link. Plain data, so that the ring of calls in
+// flight moves and clears it without a destructor: a UDP caller's address is kept beside it
+// (SystemEntry::udp_from), and TCP calls, nearly all of them, do not pay for one.
 struct PendingLocal {
-  uint64_t conn = 0;    // the client's connection; 0 for a datagram from `from`
+  uint64_t conn = 0;    // the client's connection; 0 for a datagram (SystemEntry::udp_from)
   void* svc = nullptr;  // LocalService*
   uint32_t xid = 0;
   uint32_t service_id = 0;
   TimePoint start;
-  std::unique_ptr<transport::SockAddr> from;  // UDP only: TCP calls do not pay for an address
 };
+static_assert(std::is_trivially_copyable_v<PendingLocal>);
 
 struct Proxy::SystemEntry final : ServicesHandler {
   SystemEntry(Proxy& p, const System& cfg)
@@ -476,7 +472,7 @@ struct Proxy::SystemEntry final : ServicesHandler {
       Payload msg;
       uint8_t xid[4];
       if (rpc_message(m, msg) && msg.size() >= 4) {
-        proxy.answer_peer(*this, m, be32(msg.front(xid, 4)), kProgUnavail);
+        proxy.answer_peer(*this, m, load_be32(msg.front(xid, 4)), kProgUnavail);
       }
       if (worth_logging(unmatched)) {
         proxy.log(name + " sent a request for service id " + std::to_string(m.header.service_id) +
@@ -498,6 +494,14 @@ struct Proxy::SystemEntry final : ServicesHandler {
     proxy.release_held(*this);
   }
   void on_link_drained() override { proxy.release_held(*this); }
+  // The address a UDP call in `pending` came from (nullptr for TCP calls), and forgetting it
+  // once the call is answered.
+  const transport::SockAddr* from_of(uint32_t id, const PendingLocal& p) noexcept {
+    return p.conn == 0 ? udp_from.find(id) : nullptr;
+  }
+  void forget_from(uint32_t id, const PendingLocal& p) noexcept {
+    if (p.conn == 0) udp_from.erase(id);
+  }
 
   Proxy& proxy;
   std::string name;
@@ -507,8 +511,9 @@ struct Proxy::SystemEntry final : ServicesHandler {
   std::string error;  // why there is no link (configuration)
   std::unique_ptr<Services> services;
   bool started = false;
-  IdMap<PendingLocal> pending;
-  std::vector<uint64_t> held;  // local connections not read while the link is congested
+  IdMap<PendingLocal> pending;          // by link message id
+  IdMap<transport::SockAddr> udp_from;  // the sender of each UDP call in pending, by the same id
+  std::vector<uint64_t> held;           // local connections not read while the link is congested
   uint64_t holds = 0;
   uint64_t unmatched = 0;
   uint64_t malformed = 0;
@@ -799,11 +804,12 @@ void Proxy::tick() {
   // queue of deadlines would cost an allocation every few calls instead).
   const TimePoint now = Clock::now();
   for (auto& [name, s] : systems_) {
-    size_t expired = s->pending.erase_if([&](uint32_t, PendingLocal& p) {
+    size_t expired = s->pending.erase_if([&](uint32_t id, PendingLocal& p) {
       if (now - p.start < options_.call_timeout) return false;
       auto* svc = static_cast<LocalService*>(p.svc);
       ++svc->stats.errors;
-      reply_local(*svc, p.conn, p.from.get(), ErrorReply(p.xid, kSystemErr).span());
+      reply_local(*svc, p.conn, s->from_of(id, p), ErrorReply(p.xid, kSystemErr).span());
+      s->forget_from(id, p);
       return true;
     });
     if (expired != 0) {
@@ -1049,19 +1055,19 @@ void Proxy::local_call(LocalService& svc, uint64_t conn, const transport::SockAd
   const size_t size = rec.size();
   uint8_t copy[24];
   const uint8_t* f = size >= 24 ? rec.front(copy, 24) : nullptr;  // the call header's start
-  if (f == nullptr || be32(f + 4) != kCall) {
+  if (f == nullptr || load_be32(f + 4) != kCall) {
     // What libtirpc's server does with a record that is no call: nothing.
     ++svc.stats.errors;
     return;
   }
-  const uint32_t xid = be32(f);
+  const uint32_t xid = load_be32(f);
   auto reply = [&](const ErrorReply& r) {
     ++svc.stats.errors;
     reply_local(svc, conn, from, r.span());
   };
-  if (be32(f + 8) != 2) return reply(ErrorReply::rpc_mismatch(xid));
-  if (be32(f + 12) != svc.ext.local_program) return reply(ErrorReply(xid, kProgUnavail));
-  if (be32(f + 16) != svc.ext.local_version) {
+  if (load_be32(f + 8) != 2) return reply(ErrorReply::rpc_mismatch(xid));
+  if (load_be32(f + 12) != svc.ext.local_program) return reply(ErrorReply(xid, kProgUnavail));
+  if (load_be32(f + 16) != svc.ext.local_version) {
     return reply(ErrorReply(xid, kProgMismatch, svc.ext.local_version, svc.ext.local_version));
   }
   if (svc.sys == nullptr || !svc.sys->services) return reply(ErrorReply(xid, kProgUnavail));
@@ -1072,18 +1078,17 @@ void Proxy::local_call(LocalService& svc, uint64_t conn, const transport::SockAd
   if (s.pending.size() >= options_.max_pending) return reply(ErrorReply(xid, kSystemErr));
   uint8_t head[20];
   std::memcpy(head, f, sizeof head);
-  put_be32(head + 12, svc.ext.program);
-  put_be32(head + 16, svc.ext.version);
-  const uint32_t proc = be32(f + 20);
+  store_be32(head + 12, svc.ext.program);
+  store_be32(head + 16, svc.ext.version);
+  const uint32_t proc = load_be32(f + 20);
   rec.drop_front(sizeof head);
   Link& link = s.services->link();
   const uint32_t id = link.next_id();
   if (!link.send_wrapped({id, w->service_id, MsgType::kClientRequest}, proc, head, rec)) {
     return reply(ErrorReply(xid, kSystemErr));
   }
-  PendingLocal p{conn, &svc, xid, w->service_id, loop_.now(), nullptr};
-  if (from != nullptr) p.from = std::make_unique<transport::SockAddr>(*from);
-  s.pending.put(id, std::move(p));
+  s.pending.put(id, {conn, &svc, xid, w->service_id, loop_.now()});
+  if (from != nullptr) s.udp_from.put(id, *from);
   svc.stats.bytes_out += size;
   if (!rec.pieces.empty()) ++svc.stats.in_pieces;
 }
@@ -1113,13 +1118,15 @@ void Proxy::deliver_response(SystemEntry& s, const DataMessage& m, Want& w) {
     ++s.unmatched;
     return;  // its call timed out, or was failed when the binding changed
   }
-  PendingLocal p = std::move(*found);
-  s.pending.erase(m.header.id);
+  const uint32_t id = m.header.id;
+  const PendingLocal p = *found;
+  s.pending.erase(id);
+  const transport::SockAddr* from = s.from_of(id, p);  // forgotten once answered
   auto* svc = static_cast<LocalService*>(p.svc);
   Payload msg;
   uint8_t copy[12];
   const uint8_t* f = rpc_message(m, msg) && msg.size() >= 12 ? msg.front(copy, 12) : nullptr;
-  if (f == nullptr || be32(f) != p.xid || be32(f + 4) != kReply) {
+  if (f == nullptr || load_be32(f) != p.xid || load_be32(f + 4) != kReply) {
     ++s.malformed;
     ++svc->stats.errors;
     if (worth_logging(s.malformed)) {
@@ -1127,23 +1134,26 @@ void Proxy::deliver_response(SystemEntry& s, const DataMessage& m, Want& w) {
           " with something that is not its RPC reply: the client gets SYSTEM_ERR (" +
           std::to_string(s.malformed) + " malformed so far)");
     }
-    reply_local(*svc, p.conn, p.from.get(), ErrorReply(p.xid, kSystemErr).span());
+    reply_local(*svc, p.conn, from, ErrorReply(p.xid, kSystemErr).span());
+    s.forget_from(id, p);
     return;
   }
   ++svc->stats.calls;
   svc->stats.bytes_in += msg.size();
   if (!msg.pieces.empty()) ++svc->stats.in_pieces;
   svc->stats.latency.record(micros_since(loop_.now(), p.start));
-  reply_local(*svc, p.conn, p.from.get(), msg);
+  reply_local(*svc, p.conn, from, msg);
+  s.forget_from(id, p);
 }
 
 void Proxy::fail_pending(SystemEntry& s, LocalService* only, uint32_t astat,
                          const std::string& why) {
-  const size_t n = s.pending.erase_if([&](uint32_t, PendingLocal& p) {
+  const size_t n = s.pending.erase_if([&](uint32_t id, PendingLocal& p) {
     if (only != nullptr && p.svc != only) return false;
     auto* svc = static_cast<LocalService*>(p.svc);
     ++svc->stats.errors;
-    reply_local(*svc, p.conn, p.from.get(), ErrorReply(p.xid, astat).span());
+    reply_local(*svc, p.conn, s.from_of(id, p), ErrorReply(p.xid, astat).span());
+    s.forget_from(id, p);
     return true;
   });
   if (n != 0) {
@@ -1165,7 +1175,7 @@ bool Proxy::remote_call(SystemEntry& s, const DataMessage& m, Offer& o) {
   const bool found = rpc_message(m, msg);
   const size_t size = found ? msg.size() : 0;
   const uint8_t* f = found ? msg.front(copy, std::min<size_t>(size, sizeof copy)) : nullptr;
-  if (size < 24 || be32(f + 4) != kCall) {
+  if (size < 24 || load_be32(f + 4) != kCall) {
     // The framing held, so only this call is lost: the link stays up.
     ++s.malformed;
     if (r != nullptr) ++r->stats.errors;
@@ -1174,10 +1184,10 @@ bool Proxy::remote_call(SystemEntry& s, const DataMessage& m, Offer& o) {
           " that is not an ONC RPC call (oncrpc.h): dropped (" + std::to_string(s.malformed) +
           " malformed so far)");
     }
-    if (size >= 4) answer_peer(s, m, be32(f), kSystemErr);
+    if (size >= 4) answer_peer(s, m, load_be32(f), kSystemErr);
     return true;
   }
-  const uint32_t xid = be32(f);
+  const uint32_t xid = load_be32(f);
   if (r == nullptr || !r->up() || r->pending.size() >= options_.max_pending) {
     if (r != nullptr) ++r->stats.errors;
     answer_peer(s, m, xid, kSystemErr);
@@ -1186,7 +1196,7 @@ bool Proxy::remote_call(SystemEntry& s, const DataMessage& m, Offer& o) {
   uint32_t ours = r->next_xid++;
   while (r->pending.contains(ours)) ours = r->next_xid++;
   uint8_t head[4];
-  put_be32(head, ours);
+  store_be32(head, ours);
   msg.drop_front(4);
   if (!r->out.append_record(head, msg)) {
     ++r->stats.errors;
@@ -1204,11 +1214,11 @@ void Proxy::remote_reply(RemoteServer& r, Payload rec) {
   const size_t size = rec.size();
   uint8_t copy[12];
   const uint8_t* f = size >= 12 ? rec.front(copy, 12) : nullptr;
-  if (f == nullptr || be32(f + 4) != kReply) {
+  if (f == nullptr || load_be32(f + 4) != kReply) {
     ++r.stats.errors;
     return;
   }
-  const uint32_t ours = be32(f);
+  const uint32_t ours = load_be32(f);
   PendingRemote* found = r.pending.find(ours);
   if (found == nullptr) return;  // a reply to a call already given up
   const PendingRemote p = *found;
@@ -1216,7 +1226,7 @@ void Proxy::remote_reply(RemoteServer& r, Payload rec) {
   auto sit = by_gen_.find(p.gen);
   if (sit == by_gen_.end() || !sit->second->services) return;
   uint8_t head[4];
-  put_be32(head, p.xid);
+  store_be32(head, p.xid);
   rec.drop_front(4);
   if (sit->second->services->link().send_wrapped({p.id, p.service_id, MsgType::kServerResponse},
                                                  p.msg_id, head, rec)) {

@@ -93,11 +93,6 @@ bool is_fixed(MsgType t) noexcept {
          t == MsgType::kKeepAliveResponse;
 }
 
-bool has_msg_id(MsgType t) noexcept {
-  return t == MsgType::kClientRequest || t == MsgType::kServerResponse ||
-         t == MsgType::kServerAsyncEvent;
-}
-
 bool encode(const Message& m, std::vector<uint8_t>& out) {
   if (!m.payload_pieces.empty()) return false;  // its body is not all in `body`
   std::vector<uint8_t> b;

@@ -98,8 +98,12 @@ struct WrappedMessage {
   const Buffer* owner = nullptr;
 };
 
-bool is_fixed(MsgType t) noexcept;    // types 1-3, 6, 7
-bool has_msg_id(MsgType t) noexcept;  // types 4, 5, 8
+bool is_fixed(MsgType t) noexcept;  // types 1-3, 6, 7
+// Types 4, 5, 8. Inline: the data path asks it of every message it sends.
+constexpr bool has_msg_id(MsgType t) noexcept {
+  return t == MsgType::kClientRequest || t == MsgType::kServerResponse ||
+         t == MsgType::kServerAsyncEvent;
+}
 
 // Appends the message's bytes to `out`. False (nothing appended) when a name does not fit its
 // field with its NUL, or a streamed body is not one well-formed CBOR indefinite array.
