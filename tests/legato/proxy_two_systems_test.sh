@@ -11,12 +11,12 @@
 #   - many calls in flight (ringrpc-bench, 4 x 16 pipelined SQUAREs, 8 x 16 64 KiB ECHOs) with
 #     no error;
 #   - keep-alives answered both ways, period after period;
-#   - a call the server never answers gets SYSTEM_ERR at Bob's call timeout (1 s here), and the
-#     late answer, when it comes, is dropped;
+#   - a call the server never answers gets SYSTEM_ERR at Bob's call timeout (1 s here), over TCP
+#     and over UDP, and the late answer, when it comes, is dropped;
 #   - a link drop with calls in flight (Alice's server stopped, then Alice's proxy killed): the
-#     call fails at once with "RPC: Remote system error", never hangs; calls while the link is
-#     down fail at once with "RPC: Program unavailable"; Alice comes back and Bob reconnects,
-#     hands shake again and calls work;
+#     calls (TCP and UDP) fail at once with "RPC: Remote system error", never hang; calls while
+#     the link is down fail at once with "RPC: Program unavailable"; Alice comes back and Bob
+#     reconnects, hands shake again and calls work;
 #   - a silent peer (Alice's proxy stopped with SIGSTOP) is dropped on the keep-alive timeout.
 #
 # usage: proxy_two_systems_test.sh BIN_DIR TIRPC_PEER
@@ -115,17 +115,23 @@ wait_for 5 alice "$keepalives" || fail "Alice's keep-alives: $(status alice)"
 jq -e '.systems[0].downs == 0' <(status bob) >/dev/null || fail "the link dropped: $(status bob)"
 
 # --- a call nobody answers ---------------------------------------------------------------------
-kill -STOP "$pid_tirpc"
-t0=$SECONDS
-if "$peer" client-square-once tcp "$sqp" 2>"$work/timeout.err"; then
+# Over TCP, and over UDP, where the error goes to the datagram's sender, which Bob kept aside.
+unanswered() {  # unanswered tcp|udp
+  kill -STOP "$pid_tirpc"
+  local t0=$SECONDS
+  if "$peer" client-square-once "$1" "$sqp" 2>"$work/timeout-$1.err"; then
+    kill -CONT "$pid_tirpc"
+    fail "a call to a stopped server succeeded ($1)"
+  fi
   kill -CONT "$pid_tirpc"
-  fail "a call to a stopped server succeeded"
-fi
-kill -CONT "$pid_tirpc"
-[ $((SECONDS - t0)) -le 4 ] || fail "the call timeout took $((SECONDS - t0)) s"
-grep -q "RPC: Remote system error" "$work/timeout.err" || fail "timed out call: $(cat "$work/timeout.err")"
+  [ $((SECONDS - t0)) -le 4 ] || fail "the call timeout took $((SECONDS - t0)) s ($1)"
+  grep -q "RPC: Remote system error" "$work/timeout-$1.err" ||
+    fail "timed out call ($1): $(cat "$work/timeout-$1.err")"
+}
+unanswered tcp
+unanswered udp
 grep -q "had no answer within the call timeout" "$work/bob.err" || fail "Bob did not log the timeout"
-wait_for 3 bob '.systems[0].unmatched >= 1' || fail "the late answer was not dropped: $(status bob)"
+wait_for 3 bob '.systems[0].unmatched >= 2' || fail "the late answers were not dropped: $(status bob)"
 "$peer" client-square tcp "$sqp" >/dev/null || fail "SQUARE after the timeout"
 
 # --- link drop with a call in flight ----------------------------------------------------------
@@ -133,14 +139,20 @@ kill -STOP "$pid_tirpc"  # the server holds the call: it is in flight when the l
 "$peer" client-square-once tcp "$sqp" >"$work/inflight.out" 2>"$work/inflight.err" &
 client=$!
 track "$client"
-wait_for 5 bob '.systems[0].inFlight >= 1' || fail "the call never reached the link: $(status bob)"
+"$peer" client-square-once udp "$sqp" >"$work/inflight-udp.out" 2>"$work/inflight-udp.err" &
+client_udp=$!
+track "$client_udp"
+wait_for 5 bob '.systems[0].inFlight >= 2' || fail "the calls never reached the link: $(status bob)"
 t0=$SECONDS
 kill -KILL "$pid_alice"
 reap "$pid_alice" 2>/dev/null || true
 reap "$client" || true
+reap "$client_udp" || true
 [ $((SECONDS - t0)) -le 3 ] || fail "the in-flight call took $((SECONDS - t0)) s to fail"
 grep -q "RPC: Remote system error" "$work/inflight.err" ||
   fail "the in-flight call did not fail with SYSTEM_ERR: $(cat "$work/inflight.out" "$work/inflight.err")"
+grep -q "RPC: Remote system error" "$work/inflight-udp.err" ||
+  fail "the in-flight UDP call: $(cat "$work/inflight-udp.out" "$work/inflight-udp.err")"
 kill -CONT "$pid_tirpc"
 wait_for 3 bob '.systems[0].state == "DOWN"' || fail "Bob's link is not DOWN: $(status bob)"
 t0=$SECONDS
