@@ -804,12 +804,13 @@ void Proxy::tick() {
   // queue of deadlines would cost an allocation every few calls instead).
   const TimePoint now = Clock::now();
   for (auto& [name, s] : systems_) {
-    size_t expired = s->pending.erase_if([&](uint32_t id, PendingLocal& p) {
+    SystemEntry& sys = *s;  // clang 14 cannot capture a structured binding (C++20 allows it)
+    size_t expired = sys.pending.erase_if([&](uint32_t id, PendingLocal& p) {
       if (now - p.start < options_.call_timeout) return false;
       auto* svc = static_cast<LocalService*>(p.svc);
       ++svc->stats.errors;
-      reply_local(*svc, p.conn, s->from_of(id, p), ErrorReply(p.xid, kSystemErr).span());
-      s->forget_from(id, p);
+      reply_local(*svc, p.conn, sys.from_of(id, p), ErrorReply(p.xid, kSystemErr).span());
+      sys.forget_from(id, p);
       return true;
     });
     if (expired != 0) {
