@@ -5,7 +5,8 @@
 #
 #   start NAME CMD...   run CMD in the background, stdout in $work/NAME.out and stderr in
 #                       $work/NAME.err, pid in $pids and in $pid_NAME; wait (5 s at most) for
-#                       its "listening ..." line; fail with its stderr if none comes
+#                       its "listening ..." line; fail with its stderr if none comes or it
+#                       exits first
 #   field NAME KEY      the value of KEY=... on NAME's listening line (tcp, udp, unix)
 #   track PID           stop PID with the others should the script end first (a load started
 #                       with &, which has no listening line)
@@ -44,10 +45,13 @@ start() {
   "$@" >"$work/$name.out" 2>"$work/$name.err" &
   pids+=($!)
   eval "pid_${name//-/_}=$!"
+  local pid=$!
   for _ in $(seq 100); do
     grep -q '^listening' "$work/$name.out" && return 0
+    kill -0 "$pid" 2>/dev/null || break  # it exited: its stderr says why, no need to wait
     sleep 0.05
   done
+  grep -q '^listening' "$work/$name.out" && return 0
   echo "$(basename "$0"): $name did not start: $(cat "$work/$name.err")" >&2
   exit 1
 }

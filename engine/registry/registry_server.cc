@@ -626,6 +626,32 @@ bool unix_path_in_use(const std::string& path) {
   return live;
 }
 
+// A registry killed a moment ago (SIGKILL, a crash) keeps its TCP and UDP sockets bound after
+// its process is gone, until the kernel has torn down its io_uring in the background: a
+// supervisor that restarts it at once, or a server about to host the embedded registry, finds
+// the port taken for a few milliseconds (1 restart in 100 right after SIGKILL here, more on a
+// loaded host). So a port that is taken while no registry answers on the Unix socket is given
+// up to `limit` to come free; true when it did (or was free). A live registry found meanwhile
+// ends the wait: the caller's bind then fails and reports it.
+bool wait_for_port(uint16_t port, bool ipv6, const std::string& unix_path,
+                   std::chrono::milliseconds limit) {
+  if (port == 0) return true;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  auto taken = [&] {
+    for (const char* netid : {"tcp", "udp", "tcp6", "udp6"}) {
+      if (!ipv6 && netid[3] == '6') continue;
+      if (is_bound(netid, wildcard_uaddr(netid, port))) return true;
+    }
+    return false;
+  };
+  while (taken()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    if (!unix_path.empty() && unix_path_in_use(unix_path)) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
 }  // namespace
 
 bool RegistryServer::start(std::string* error, bool* addr_in_use) {
@@ -675,6 +701,17 @@ bool RegistryServer::start(std::string* error, bool* addr_in_use) {
     if (slash != std::string::npos && slash > 0) {
       ::mkdir(m.options.state_file.substr(0, slash).c_str(), 0700);  // EEXIST is fine
     }
+  }
+  const auto waited_from = std::chrono::steady_clock::now();
+  if (wait_for_port(port, m.ipv6_bound, m.options.unix_path, m.options.port_wait) &&
+      m.options.log &&
+      std::chrono::steady_clock::now() - waited_from > std::chrono::milliseconds(20)) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - waited_from);
+    std::fprintf(
+        stderr,
+        "ringrpc-bind: port %u came free after %lld ms (a registry that had just exited held it)\n",
+        port, static_cast<long long>(ms.count()));
   }
   std::string err;
   if (!m.server.start(&err)) {

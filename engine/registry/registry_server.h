@@ -42,6 +42,9 @@ struct RegistryServerOptions {
   uint32_t rate_limit = 200;
   bool rate_limit_loopback = false;
   std::chrono::milliseconds sweep_interval{std::chrono::seconds(2)};  // 0 = no sweep
+  // How long a taken port is waited for while no registry answers on the Unix socket: a
+  // registry killed a moment ago holds its sockets until the kernel has torn down its io_uring.
+  std::chrono::milliseconds port_wait{std::chrono::seconds(2)};
   unsigned shards = 1;
   bool log = true;
 };

@@ -606,5 +606,95 @@ TEST_F(Running, RemoteCallsForwardWhenEnabled) {
   EXPECT_EQ(s[2].rmtinfo.back().indirect, 1);
 }
 
+// --- a port still held at start -----------------------------------------------------------------
+
+// A TCP listener on a free IPv4 port, standing for the sockets a registry killed a moment ago
+// leaves bound while the kernel tears down its io_uring.
+struct PortHolder {
+  int fd = -1;
+  uint16_t port = 0;
+  PortHolder() {
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    socklen_t len = sizeof a;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::listen(fd, 1) != 0 || ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      return;
+    }
+    port = ntohs(a.sin_port);
+  }
+  void release() {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+  ~PortHolder() { release(); }
+};
+
+TEST(PortWait, APortThatComesFreeIsTaken) {
+  PortHolder held;
+  ASSERT_NE(held.port, 0);
+  const std::string dir = temp_dir();
+  RegistryServerOptions o;
+  o.port = held.port;
+  o.unix_path = dir + "/rpcbind.sock";
+  o.log = false;
+  o.port_wait = std::chrono::seconds(5);
+  std::thread freer([&held] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    held.release();
+  });
+  RegistryServer server(o);
+  std::string err;
+  bool in_use = true;
+  const bool ok = server.start(&err, &in_use);
+  freer.join();
+  ASSERT_TRUE(ok) << err;
+  EXPECT_FALSE(in_use);
+  EXPECT_EQ(server.server().tcp_port(), held.port);
+  server.stop();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(PortWait, APortThatStaysTakenIsReported) {
+  PortHolder held;
+  ASSERT_NE(held.port, 0);
+  RegistryServerOptions o;
+  o.port = held.port;
+  o.unix_path = "";
+  o.log = false;
+  o.port_wait = std::chrono::milliseconds(200);
+  RegistryServer server(o);
+  std::string err;
+  bool in_use = false;
+  EXPECT_FALSE(server.start(&err, &in_use));
+  EXPECT_TRUE(in_use);
+  EXPECT_NE(err.find("Address already in use"), std::string::npos) << err;
+}
+
+TEST(PortWait, ALiveRegistryIsReportedWithoutWaiting) {
+  // The port is taken and a registry answers on the Unix socket: waiting would not help.
+  const std::string dir = temp_dir();
+  RegistryServerOptions first;
+  first.port = 0;
+  first.unix_path = dir + "/first.sock";
+  first.log = false;
+  RegistryServer live(first);
+  std::string err;
+  ASSERT_TRUE(live.start(&err)) << err;
+  RegistryServerOptions o = first;
+  o.port = live.server().tcp_port();
+  o.port_wait = std::chrono::seconds(30);
+  RegistryServer second(o);
+  bool in_use = false;
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(second.start(&err, &in_use));
+  EXPECT_TRUE(in_use);
+  // Bounded by the liveness check's half second, never the 30 s wait.
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+  live.stop();
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace ringrpc::registry
