@@ -170,6 +170,25 @@ std::vector<std::pair<std::string, double>> rep_figures(const RunReport& r, cons
   return f;
 }
 
+ErrorCounts errors_by_kind(const LoadResult& res) noexcept {
+  ErrorCounts all{};
+  for (const RepResult& rep : res.reps) {
+    for (size_t k = 0; k < kErrcCount; ++k) all[k] += rep.errors_by_kind[k];
+  }
+  return all;
+}
+
+std::string describe_errors(const LoadResult& res) {
+  const ErrorCounts all = errors_by_kind(res);
+  std::string out;
+  for (size_t k = 0; k < kErrcCount; ++k) {
+    if (all[k] == 0) continue;
+    if (!out.empty()) out += ", ";
+    out += std::to_string(all[k]) + " x " + RpcError::of(static_cast<Errc>(k)).to_string();
+  }
+  return out;
+}
+
 void analyse(RunReport& r) {
   const LoadResult& res = r.result;
   uint64_t calls = 0, errors = 0;
@@ -414,10 +433,7 @@ void print_table(std::FILE* out, const RunReport& r) {
                    "%.0f%% (max %.0f%%)\n",
                    sysconf(_SC_NPROCESSORS_ONLN), median(busy), median(steal), max_of(steal));
     }
-    ErrorCounts all{};
-    for (const RepResult& rep : res.reps) {
-      for (size_t k = 0; k < kErrcCount; ++k) all[k] += rep.errors_by_kind[k];
-    }
+    const ErrorCounts all = errors_by_kind(res);
     for (size_t k = 0; k < kErrcCount; ++k) {
       if (all[k] != 0) {
         std::fprintf(out, "errors: %llu x %s\n", static_cast<unsigned long long>(all[k]),

@@ -45,6 +45,10 @@ struct RunReport {
 
 // The JSON key of an error kind.
 const char* error_key(Errc e) noexcept;
+// Failed calls by kind, over every repetition.
+ErrorCounts errors_by_kind(const LoadResult& res) noexcept;
+// "3 x RPC: Procedure unavailable, 1 x ...": the failed calls by kind, for a message.
+std::string describe_errors(const LoadResult& res);
 // Figures of a repetition by name, as in the JSON (only those measured).
 std::vector<std::pair<std::string, double>> rep_figures(const RunReport& r, const RepResult& rep);
 // Adds the warnings a reader must see: the load generator as the bottleneck (its CPU, its lag

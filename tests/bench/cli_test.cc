@@ -31,9 +31,10 @@ struct Outcome {
   std::string out;
 };
 
-Outcome run(const std::string& args) {
+// Both streams by default; " 2>&1 >/dev/null" keeps only stderr.
+Outcome run(const std::string& args, const std::string& redirect = " 2>&1") {
   Outcome r;
-  const std::string cmd = kBench + " " + args + " 2>&1";
+  const std::string cmd = kBench + " " + args + redirect;
   FILE* p = popen(cmd.c_str(), "r");
   char buf[4096];
   size_t n;
@@ -138,6 +139,16 @@ TEST_F(Cli, ErrorsByKind) {
   const Outcome m = run(tcp() + "--prog 0x31230000 --vers 9 " + kQuick);
   EXPECT_EQ(m.status, 1);
   EXPECT_NE(m.out.find("mismatch"), std::string::npos) << m.out;
+  // A script that keeps only stderr (stdout to /dev/null, then the status tested) still learns
+  // why the status is 1; with --allow-errors it is 0 and nothing is said there.
+  const Outcome quiet = run(tcp() + kProg + "--proc 99 " + kQuick, " 2>&1 >/dev/null");
+  EXPECT_EQ(quiet.status, 1) << quiet.out;
+  EXPECT_NE(quiet.out.find("calls failed ("), std::string::npos) << quiet.out;
+  EXPECT_NE(quiet.out.find(" x RPC: Procedure unavailable"), std::string::npos) << quiet.out;
+  const Outcome allowed =
+      run(tcp() + kProg + "--proc 99 --allow-errors " + kQuick, " 2>&1 >/dev/null");
+  EXPECT_EQ(allowed.status, 0) << allowed.out;
+  EXPECT_EQ(allowed.out, "") << allowed.out;
 }
 
 TEST_F(Cli, SpawnsItsServerAndReadsItsCpu) {
