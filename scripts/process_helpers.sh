@@ -32,6 +32,16 @@ reap() {
   return "$rc"
 }
 trap stop_started_processes EXIT
+# Under `set -e` (every script that sources this sets it) a command that fails outside a test
+# of its status ends the script at once and says nothing, so a test could fail in CI with no
+# output at all. Name the command and where it was. errtrace carries this into functions;
+# subshells (command substitutions) stay quiet, since their failures are the caller's to judge,
+# and so do `set +e` stretches, where a script tests a status itself.
+if [[ $- == *e* ]]; then
+  set -o errtrace
+  trap 'helpers_rc=$?; [[ $BASH_SUBSHELL -ne 0 || $- != *e* ]] || echo "${test_name:-$(basename "$0" .sh)}:" \
+    "FAILED: ${BASH_SOURCE[0]##*/} line $LINENO: '"'"'$BASH_COMMAND'"'"' exited with status $helpers_rc" >&2' ERR
+fi
 # Without these, a script stopped by a signal (Ctrl-C, a CI runner's SIGTERM) dies without running
 # its EXIT trap and leaves its servers and proxies running. `exit` from a trap runs the EXIT trap
 # (a script's own, where it set one), with the status a shell killed by that signal reports.
