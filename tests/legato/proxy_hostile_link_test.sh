@@ -128,19 +128,22 @@ exec 4>&-
 "$peer" client-square tcp "$(local_port bob squareClient)" >/dev/null || fail "SQUARE after the non-reader"
 
 # --- a link that stops draining -----------------------------------------------------------------
-# Alice stopped (SIGSTOP; Legato's 120 s keep-alive keeps the link) under 64 KiB ECHOs, 32 MiB
-# in flight (more than the kernel's socket buffers take): Bob's queue to her passes the
-# high-water mark and he stops reading his clients instead of queueing
-# without bound; once she goes on, the calls complete, none lost.
+# Alice stopped (SIGSTOP; Legato's 120 s keep-alive keeps the link) under 64 KiB ECHOs, 64 MiB
+# in flight: Bob's queue to her passes the high-water mark and he stops reading his clients
+# instead of queueing without bound; once she goes on, the calls complete, none lost. The
+# kernel takes part of what is in flight first: Alice's receive buffer grows with her reading
+# (13 MB of ECHOs held there in one run; tcp_rmem lets it reach 32 MiB on these machines) and
+# her own queue to the server takes up to its high-water mark, so with 32 MiB in flight Bob's
+# queue sometimes never got past his (a CI run saw no hold within 5 s).
 wait_for 5 bob '[.bindings[].connected] | all' || fail "Bob's bindings: $(status bob)"
 "$bin/ringrpc-bench" --port "$(local_port bob echoClient)" --prog 824377345 --proc 1 \
-  --payload 65536 --connections 16 --depth 32 --duration 4 --warmup 0 --timeout 30000 \
+  --payload 65536 --connections 16 --depth 64 --duration 4 --warmup 0 --timeout 30000 \
   --json "$work/bulk.json" >"$work/bulk.out" 2>&1 &
 bulk=$!
 track "$bulk"
 sleep 1
 kill -STOP "$pid_alice"
-wait_for 5 bob '.systems[0].clientsHeld > 0' || { kill -CONT "$pid_alice"; fail "Bob did not hold back: $(status bob)"; }
+wait_for 10 bob '.systems[0].clientsHeld > 0' || { kill -CONT "$pid_alice"; fail "Bob did not hold back: $(status bob)"; }
 held_rss=$(rss "$pid_bob")
 sleep 1
 [ $(($(rss "$pid_bob") - held_rss)) -lt 8192 ] || { kill -CONT "$pid_alice"; fail "Bob kept queueing while held"; }
