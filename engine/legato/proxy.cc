@@ -5,6 +5,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
@@ -1400,7 +1401,7 @@ std::string Proxy::status_json() const {
     const SystemEntry* s = sit != systems_.end() ? sit->second.get() : nullptr;
     std::string state = "NOT STARTED", error;
     LinkStats ls;
-    uint64_t pending = 0, unmatched = 0, malformed = 0, holds = 0;
+    uint64_t pending = 0, unmatched = 0, malformed = 0, holds = 0, held_now = 0;
     std::string local;
     if (s != nullptr) {
       error = s->error;
@@ -1408,6 +1409,12 @@ std::string Proxy::status_json() const {
       unmatched = s->unmatched;
       malformed = s->malformed;
       holds = s->holds;
+      // The list keeps a connection that has closed since, and twice one that its own
+      // drained replies resumed and the link held again, until the link drains.
+      std::vector<uint64_t> held = s->held;
+      std::sort(held.begin(), held.end());
+      held.erase(std::unique(held.begin(), held.end()), held.end());
+      for (uint64_t id : held) held_now += find_conn(id) != nullptr;
       if (s->services && s->started) {
         const Link& l = s->services->link();
         state = to_string(l.state());
@@ -1424,6 +1431,7 @@ std::string Proxy::status_json() const {
            ", \"unmatched\": " + std::to_string(unmatched) +
            ", \"malformed\": " + std::to_string(malformed) +
            ", \"clientsHeld\": " + std::to_string(holds) +
+           ", \"clientsHeldNow\": " + std::to_string(held_now) +
            ", \"messagesIn\": " + std::to_string(ls.messages_in) +
            ", \"messagesOut\": " + std::to_string(ls.messages_out) +
            ", \"bytesIn\": " + std::to_string(ls.bytes_in) +

@@ -177,7 +177,7 @@ class Proxy {
   std::vector<uint32_t> free_conns_;
   uint64_t add_conn(LocalConn* c);
   void remove_conn(uint64_t id) noexcept;
-  LocalConn* find_conn(uint64_t id) noexcept {
+  LocalConn* find_conn(uint64_t id) const noexcept {
     const auto slot = static_cast<uint32_t>(id);
     if (slot >= conns_.size() || conns_[slot].gen != static_cast<uint32_t>(id >> 32))
       return nullptr;
