@@ -128,25 +128,50 @@ exec 4>&-
 "$peer" client-square tcp "$(local_port bob squareClient)" >/dev/null || fail "SQUARE after the non-reader"
 
 # --- a link that stops draining -----------------------------------------------------------------
-# Alice stopped (SIGSTOP; Legato's 120 s keep-alive keeps the link) under 64 KiB ECHOs, 64 MiB
-# in flight: Bob's queue to her passes the high-water mark and he stops reading his clients
-# instead of queueing without bound; once she goes on, the calls complete, none lost. The
-# kernel takes part of what is in flight first: Alice's receive buffer grows with her reading
-# (13 MB of ECHOs held there in one run; tcp_rmem lets it reach 32 MiB on these machines) and
-# her own queue to the server takes up to its high-water mark, so with 32 MiB in flight Bob's
-# queue sometimes never got past his (a CI run saw no hold within 5 s).
+# Alice stopped (SIGSTOP; Legato's 120 s keep-alive keeps the link), then 64 KiB ECHOs, ~80 MiB
+# in flight: Bob's queue to her passes the high-water mark and he stops reading his clients instead
+# of queueing without bound; once she goes on, the calls complete, none lost. She is stopped
+# before the load, not during it: a running Alice's receive buffer grows with her reading
+# (tcp_rmem lets it reach 32 MiB on these machines), and her leg to the server and its buffers
+# take as much again, so stopped under load she and the kernel held 1908 of 2048 such calls
+# (128 MiB) with no hold at Bob. Stopped first, she takes at most her receive buffer, and Bob
+# reads at most what that, his send buffer, his queue's high-water mark (4 MiB) and the receive
+# buffers he may fill before a pause takes effect (16 MiB, the cap of his pool) hold: `most`
+# calls. 16 connections carry half as many again; a Bob that kept reading would read them all.
+rmem=$(awk '{ print $3 }' /proc/sys/net/ipv4/tcp_rmem)
+wmem=$(awk '{ print $3 }' /proc/sys/net/ipv4/tcp_wmem)
+most=$(((rmem + wmem + (4 << 20) + (16 << 20)) / 65536))
+depth=$(((most * 3 / 2 + 15) / 16))
+[ $depth -ge 64 ] || depth=64
 wait_for 5 bob '[.bindings[].connected] | all' || fail "Bob's bindings: $(status bob)"
+kill -STOP "$pid_alice"
 "$bin/ringrpc-bench" --port "$(local_port bob echoClient)" --prog 824377345 --proc 1 \
-  --payload 65536 --connections 16 --depth 64 --duration 4 --warmup 0 --timeout 30000 \
+  --payload 65536 --connections 16 --depth $depth --duration 4 --warmup 0 --timeout 30000 \
   --json "$work/bulk.json" >"$work/bulk.out" 2>&1 &
 bulk=$!
 track "$bulk"
-sleep 1
-kill -STOP "$pid_alice"
-wait_for 10 bob '.systems[0].clientsHeld > 0' || { kill -CONT "$pid_alice"; fail "Bob did not hold back: $(status bob)"; }
+# Held is judged once it has settled: clients held now (clientsHeld counts every hold) and the
+# link flat for 0.5 s; until then Bob may still be reading clients on a loaded machine.
+link_now() { status bob | jq -c '.systems[0] | [.bytesOut, .clientsHeldNow > 0]'; }
+last="" flat=0
+for _ in $(seq 100); do  # 10 s at most
+  now=$(link_now)
+  if [ "$now" = "$last" ] && [ "$(jq '.[1]' <<<"$now")" = true ]; then
+    flat=$((flat + 1))
+  else
+    flat=0
+  fi
+  [ $flat -ge 5 ] && break
+  last=$now
+  sleep 0.1
+done
+[ $flat -ge 5 ] && [ "$(status bob | jq ".systems[0].inFlight <= $most")" = true ] ||
+  { kill -CONT "$pid_alice"; fail "Bob did not hold back (at most $most in flight): $(status bob)"; }
 held_rss=$(rss "$pid_bob")
 sleep 1
-[ $(($(rss "$pid_bob") - held_rss)) -lt 8192 ] || { kill -CONT "$pid_alice"; fail "Bob kept queueing while held"; }
+grew=$(($(rss "$pid_bob") - held_rss))
+[ $grew -lt 8192 ] && [ "$(link_now)" = "$last" ] ||
+  { kill -CONT "$pid_alice"; fail "Bob kept queueing while held ($grew KiB more): $(status bob)"; }
 kill -CONT "$pid_alice"
 reap "$bulk" || fail "the bulk load: $(cat "$work/bulk.out")"
 jq -e '.summary.errors == 0 and .summary.calls > 100' "$work/bulk.json" >/dev/null ||
