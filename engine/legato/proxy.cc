@@ -1100,7 +1100,8 @@ void Proxy::hold_if_link_congested(LocalConn& c) {
   if (s == nullptr || !s->services || !s->services->link().congested()) return;
   if (c.stream == nullptr || c.stream->closing() || c.stream->reading_paused()) return;
   c.stream->pause_reading();
-  s->held.push_back(c.id);
+  // Listed once: its own drained replies may have resumed it since the link last held it.
+  if (std::find(s->held.begin(), s->held.end(), c.id) == s->held.end()) s->held.push_back(c.id);
   ++s->holds;
 }
 
@@ -1409,12 +1410,8 @@ std::string Proxy::status_json() const {
       unmatched = s->unmatched;
       malformed = s->malformed;
       holds = s->holds;
-      // The list keeps a connection that has closed since, and twice one that its own
-      // drained replies resumed and the link held again, until the link drains.
-      std::vector<uint64_t> held = s->held;
-      std::sort(held.begin(), held.end());
-      held.erase(std::unique(held.begin(), held.end()), held.end());
-      for (uint64_t id : held) held_now += find_conn(id) != nullptr;
+      // The list keeps a connection that has closed since until the link drains.
+      for (uint64_t id : s->held) held_now += find_conn(id) != nullptr;
       if (s->services && s->started) {
         const Link& l = s->services->link();
         state = to_string(l.state());
